@@ -1,0 +1,106 @@
+"""Input checks shared by every public function.
+
+Each check raises ``ValueError`` naming the parameter, what is allowed and what
+was received (STYLE.md, habit 4). Nothing here asserts.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = [
+    "check_points",
+    "check_values",
+    "check_positive",
+    "check_norm",
+    "check_rng",
+    "check_int",
+]
+
+_NORM_ALIASES = {
+    1: 1.0, 1.0: 1.0, "1": 1.0, "l1": 1.0,
+    2: 2.0, 2.0: 2.0, "2": 2.0, "l2": 2.0,
+    "inf": np.inf, "linf": np.inf, np.inf: np.inf,
+}
+
+
+def check_points(X, name: str = "X", *, min_rows: int = 1) -> np.ndarray:
+    """Return ``X`` as a finite float64 array of shape (n, d).
+
+    A 1-D array is read as n points in one dimension.
+    """
+    arr = np.asarray(X, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array of shape (n, d), got shape {arr.shape}")
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} must have at least {min_rows} rows, got n = {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
+    return np.ascontiguousarray(arr)
+
+
+def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
+    """Return ``(values, scalar)``: ``y`` as a finite (n, k) float array.
+
+    ``scalar`` is True when ``y`` was given as a vector of length n.
+    """
+    arr = np.asarray(y, dtype=float)
+    scalar = arr.ndim == 1
+    if scalar:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} must have n = {n} rows to match X, got {arr.shape[0]}")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
+    return np.ascontiguousarray(arr), scalar
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``value`` as a float, requiring it finite and > 0 (or >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    ok = (v >= 0) if allow_zero else (v > 0)
+    if not np.isfinite(v) or not ok:
+        op = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be finite and {op}, got {value}")
+    return v
+
+
+def check_int(value, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int, requiring ``value >= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_norm(p, name: str = "p") -> float:
+    """Return the exponent of a p-norm in {1, 2, inf} as 1.0, 2.0 or ``np.inf``.
+
+    Accepts 1, 2, ``np.inf``, and the strings "1", "2", "inf", "L1", "L2", "Linf".
+    """
+    key = p.lower() if isinstance(p, str) else p
+    try:
+        return _NORM_ALIASES[key]
+    except (KeyError, TypeError):
+        raise ValueError(f"{name} must be one of 1, 2, inf (or 'L1', 'L2', 'Linf'), got {p!r}") from None
+
+
+def check_rng(seed) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a seed, a Generator, or None."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    raise ValueError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
