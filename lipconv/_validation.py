@@ -97,10 +97,10 @@ def check_norm(p, name: str = "p") -> float:
         raise ValueError(f"{name} must be one of 1, 2, inf (or 'L1', 'L2', 'Linf'), got {p!r}") from None
 
 
-def check_rng(seed) -> np.random.Generator:
+def check_rng(seed, name: str = "seed") -> np.random.Generator:
     """Return a ``numpy.random.Generator`` from a seed, a Generator, or None."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         return np.random.default_rng(seed)
-    raise ValueError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+    raise ValueError(f"{name} must be an int, a numpy Generator or None, got {seed!r}")

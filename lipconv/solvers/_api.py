@@ -41,11 +41,12 @@ def _check_labels_for_loss(Y: np.ndarray, loss) -> None:
         raise ValueError("y must have rows on the probability simplex (>= 0, summing to 1) for loss 'cross_entropy'")
 
 
-def _resolve_method(method: str, n: int) -> str:
+def _resolve_method(method: str, n: int, d: int) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "auto":
-        return "pairs" if n <= AUTO_PAIRS_MAX_N else "cutting-plane"
+        # In 1-D the reference keeps only the n - 1 adjacent pairs, so it scales like a sort.
+        return "pairs" if n <= AUTO_PAIRS_MAX_N or d == 1 else "cutting-plane"
     return method
 
 
@@ -82,7 +83,7 @@ def lipschitz_regression(
     method : {"auto", "pairs", "cutting-plane"}
         "pairs" is the reference: all n(n-1)/2 pairs in one vectorized program (adjacent pairs when
         d = 1, which is exactly equivalent). "cutting-plane" is the scalable exact method.
-        "auto" uses "pairs" for n <= 300 and "cutting-plane" above.
+        "auto" uses "pairs" for n <= 300 or d = 1, and "cutting-plane" otherwise.
     solver : str, optional
         cvxpy solver for the convex programs (default "CLARABEL").
     tol : float
@@ -116,7 +117,7 @@ def lipschitz_regression(
     solver = "CLARABEL" if solver is None else str(solver).upper()
     if solver not in _SOLVERS:
         raise ValueError(f"solver must be one of {_SOLVERS}, got {solver!r}")
-    method = _resolve_method(method, n)
+    method = _resolve_method(method, n, X.shape[1])
 
     info: dict = {}
     if method == "pairs":

@@ -1,0 +1,5 @@
+"""Exact continuum references and the fine-quadrature continuum solver (seed 000, eq. (4.4))."""
+from ._minimizer import ContinuumSolution, continuum_minimizer
+from ._references import ContinuumReference, ramp_reference, step_reference
+
+__all__ = ["ContinuumReference", "ramp_reference", "step_reference", "ContinuumSolution", "continuum_minimizer"]

@@ -1,0 +1,221 @@
+r"""The abstract sampled manifold: an m-dimensional model in R^D, embedded in [0,1]^d.
+
+Every manifold here is a fixed *model* :math:`P \subset \mathbb{R}^D` (the cube
+:math:`[-1,1]^m`, the unit circle, the unit 2-sphere, the flat torus
+:math:`S^1 \times S^1 \subset \mathbb{R}^4`) placed in :math:`X = [0,1]^d` by
+
+.. math::
+
+    x = c + s\, Q p, \qquad c = (\tfrac12, \dots, \tfrac12), \quad Q \in \mathbb{R}^{d \times D},\ Q^\top Q = I,
+
+with a seeded Haar-random orthonormal frame Q and a recorded scale s chosen so that the image lies in
+:math:`[0,1]^d`. Ambient distances are s times model (chordal) distances, so a function that is
+L-Lipschitz in model coordinates is (L / s)-Lipschitz in ambient ones. The data of seed 000 (Section 4:
+samples from a density rho bounded below on a compact manifold M in X) are drawn from these.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+from scipy.stats import ortho_group
+
+from .._validation import check_int, check_points, check_rng
+
+__all__ = ["Manifold", "DENSITIES", "LINEAR_TILT"]
+
+DENSITIES = ("uniform", "linear")
+LINEAR_TILT = 0.5
+
+
+class Manifold(ABC):
+    r"""A compact m-dimensional manifold in :math:`[0,1]^d` carrying a probability density rho.
+
+    ``density(x)`` is the density of rho with respect to the *normalized* volume measure of M (total
+    mass 1), so the uniform density is identically 1. Two densities are offered on every manifold:
+
+    * ``"uniform"``: :math:`\rho \equiv 1`;
+    * ``"linear"``: :math:`\rho(x) = 1 + \tfrac12\, t(x)`, where :math:`t = ` ``coordinate(x)`` in
+      [-1, 1] has mean 0 under the uniform measure on each manifold here. So rho integrates to 1 and
+      lies in [1/2, 3/2]: bounded below, as seed 000 (Section 4) requires.
+
+    Subclasses implement the model: uniform sampling, a uniform-measure quadrature rule and the label
+    coordinate, all in model coordinates p in R^D.
+
+    Attributes
+    ----------
+    m : int
+        Intrinsic dimension.
+    d : int
+        Ambient dimension.
+    name : str
+        Short description, e.g. ``"FlatCube(m=2, d=5, density='uniform')"``.
+    scale : float
+        Ambient distance / model distance (the s above).
+    density_name : str
+        ``"uniform"`` or ``"linear"``.
+    seed : int or None
+        Seed of the embedding frame Q.
+    frame : ndarray, shape (d, D)
+        The orthonormal frame Q.
+    """
+
+    def __init__(self, m: int, d: int, model_dim: int, scale: float, *, density: str, seed):
+        self.m = check_int(m, "m", minimum=1)
+        self.d = check_int(d, "d", minimum=1)
+        if self.d < model_dim:
+            raise ValueError(
+                f"d must be >= {model_dim} for {type(self).__name__} (m = {self.m}), got {self.d}"
+            )
+        if density not in DENSITIES:
+            raise ValueError(f"density must be one of {DENSITIES}, got {density!r}")
+        self.density_name = density
+        self.seed = seed
+        self.scale = float(scale)
+        self.frame = _random_frame(self.d, model_dim, check_rng(seed))
+
+    def __repr__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return f"{type(self).__name__}(m={self.m}, d={self.d}, density={self.density_name!r})"
+
+    @property
+    def model_dim(self) -> int:
+        """Dimension D of the model space R^D."""
+        return self.frame.shape[1]
+
+    # --- model interface -------------------------------------------------------------------------
+
+    @abstractmethod
+    def _sample_uniform_model(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """n model points (n, D) from the uniform (normalized volume) measure."""
+
+    @abstractmethod
+    def _uniform_rule(self, N: int) -> tuple[np.ndarray, np.ndarray]:
+        """Model nodes (N', D) and weights (N',) summing to 1 for the uniform measure."""
+
+    @abstractmethod
+    def _coordinate_model(self, p: np.ndarray) -> np.ndarray:
+        """The label coordinate t in [-1, 1] of model points p (n, D)."""
+
+    # --- public interface ------------------------------------------------------------------------
+
+    def embed(self, p) -> np.ndarray:
+        """Ambient points ``0.5 + scale * p @ Q.T`` of model points p, shape (n, D) -> (n, d)."""
+        p = check_points(p, "p")
+        if p.shape[1] != self.model_dim:
+            raise ValueError(f"p must have D = {self.model_dim} columns, got {p.shape[1]}")
+        return 0.5 + self.scale * (p @ self.frame.T)
+
+    def model(self, x) -> np.ndarray:
+        """Model coordinates ``Q.T (x - 0.5) / scale`` of ambient points x, shape (n, d) -> (n, D).
+
+        This is the inverse of :meth:`embed` on the manifold; off the manifold it is the model
+        coordinates of the orthogonal projection onto the affine span of the embedding.
+        """
+        x = self._check_ambient(x)
+        return ((x - 0.5) @ self.frame) / self.scale
+
+    def coordinate(self, x) -> np.ndarray:
+        """The first intrinsic coordinate t(x) in [-1, 1], shape (n,); the label functions use it."""
+        return self._coordinate_model(self.model(x))
+
+    def density(self, x) -> np.ndarray:
+        r"""Density of rho w.r.t. the normalized volume measure of M at points x (n, d) -> (n,).
+
+        ``"uniform"``: 1; ``"linear"``: :math:`1 + \tfrac12 t(x)`.
+        """
+        x = self._check_ambient(x)
+        if self.density_name == "uniform":
+            return np.ones(x.shape[0])
+        return self._density_model(self.model(x))
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        """n i.i.d. points of rho, shape (n, d), in [0, 1]^d.
+
+        Non-uniform densities are sampled by rejection from the uniform measure (acceptance
+        probability rho / max rho >= 1/3), which is exact and needs no inverse CDF per manifold.
+
+        Parameters
+        ----------
+        n : int
+            Number of points, >= 1.
+        rng : int, numpy.random.Generator or None
+            Seed or generator (see :func:`lipconv._validation.check_rng`).
+        """
+        n = check_int(n, "n", minimum=1)
+        gen = check_rng(rng)
+        if self.density_name == "uniform":
+            return self._clip(self.embed(self._sample_uniform_model(n, gen)))
+        bound = 1.0 + LINEAR_TILT
+        kept: list[np.ndarray] = []
+        have = 0
+        while have < n:
+            batch = max(16, int(1.6 * bound * (n - have)))
+            p = self._sample_uniform_model(batch, gen)
+            accept = gen.uniform(0.0, bound, size=batch) < self._density_model(p)
+            kept.append(p[accept])
+            have += int(accept.sum())
+        return self._clip(self.embed(np.concatenate(kept)[:n]))
+
+    def quadrature(self, N: int) -> tuple[np.ndarray, np.ndarray]:
+        r"""A deterministic quadrature rule for rho: nodes (N', d) and weights (N',) summing to 1.
+
+        The nodes are the subclass's uniform-measure rule (N' close to N, see the subclass) and the
+        weights are the uniform weights times the density at the nodes, renormalized:
+        :math:`\int f\, d\rho \approx \sum_i w_i f(x_i)`.
+
+        Parameters
+        ----------
+        N : int
+            Requested number of nodes, >= 2.
+        """
+        N = check_int(N, "N", minimum=2)
+        p, w = self._uniform_rule(N)
+        if self.density_name != "uniform":
+            w = w * self._density_model(p)
+        return self._clip(self.embed(p)), w / w.sum()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _density_model(self, p: np.ndarray) -> np.ndarray:
+        return 1.0 + LINEAR_TILT * self._coordinate_model(p)
+
+    def _check_ambient(self, x) -> np.ndarray:
+        x = check_points(x, "x")
+        if x.shape[1] != self.d:
+            raise ValueError(f"x must have d = {self.d} columns, got {x.shape[1]}")
+        return x
+
+    @staticmethod
+    def _clip(x: np.ndarray) -> np.ndarray:
+        # The scale keeps the image inside [0,1]^d exactly; clipping only removes round-off
+        # (|excess| ~ 1e-16) so that callers may rely on the box.
+        return np.clip(x, 0.0, 1.0)
+
+
+def _random_frame(d: int, D: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-random orthonormal D-frame in R^d (scipy's ``ortho_group``; +-1 when d = 1)."""
+    if d == 1:
+        return np.array([[1.0 if rng.random() < 0.5 else -1.0]])
+    return ortho_group.rvs(d, random_state=rng)[:, :D]
+
+
+def grid_counts(N: int, k: int) -> tuple[int, ...]:
+    """Per-axis counts of a k-dimensional tensor grid with product as large as possible but <= N.
+
+    Starts from floor(N^(1/k)) on every axis and adds one point to the leading axes while the
+    product stays <= N, so N' lies in (N b / (b + 1), N] with b = floor(N^(1/k)) and the first
+    axis (the label coordinate) is never the coarsest.
+    """
+    base = max(1, int(np.floor(N ** (1.0 / k) + 1e-9)))
+    while (base + 1) ** k <= N:
+        base += 1
+    counts = [base] * k
+    for axis in range(k):
+        prod = int(np.prod(counts))
+        if prod // counts[axis] * (counts[axis] + 1) <= N:
+            counts[axis] += 1
+    return tuple(counts)
