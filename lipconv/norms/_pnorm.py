@@ -1,4 +1,4 @@
-r"""Vector p-norms, Hölder conjugates, dual norms and steepest directions.
+r"""Vector p-norms, Hölder conjugates, dual norms, steepest directions and sphere projections.
 
 Works on numpy arrays and torch tensors alike (the result has the input's
 type, device and dtype), batched over leading axes: the norm is taken over the
@@ -9,24 +9,25 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_norm
+from ._backend import amax, asum, xp
+from ._backend import is_torch as _is_torch
 
-__all__ = ["pnorm", "dual_exponent", "dual_norm", "steepest_direction"]
-
-
-def _is_torch(v) -> bool:
-    return type(v).__module__.startswith("torch")
+__all__ = ["pnorm", "dual_exponent", "dual_norm", "steepest_direction", "sphere_projection"]
 
 
 def _parse_p(p) -> float:
     """Accept any p in [1, inf] (not only {1, 2, inf}), with the string aliases of ``check_norm``."""
     if isinstance(p, str):
-        return check_norm(p)
+        try:
+            return check_norm(p)
+        except ValueError:
+            pass
     try:
         q = float(p)
     except (TypeError, ValueError):
-        raise ValueError(f"p must be a number in [1, inf], got {p!r}") from None
+        raise ValueError(f"p must be a number in [1, inf] (or 'L1', 'L2', 'Linf'), got {p!r}") from None
     if not (q >= 1.0):
-        raise ValueError(f"p must be a number in [1, inf], got {p!r}")
+        raise ValueError(f"p must be a number in [1, inf] (or 'L1', 'L2', 'Linf'), got {p!r}")
     return q
 
 
@@ -65,9 +66,11 @@ def pnorm(v, p, *, axis: int = -1):
         return np.abs(a).max(axis=axis)
     if q == 1.0:
         return np.abs(a).sum(axis=axis)
-    if q == 2.0:
-        return np.sqrt((a * a).sum(axis=axis))
-    return (np.abs(a) ** q).sum(axis=axis) ** (1.0 / q)
+    # |a|^q overflows (or underflows: |a| ~ 1e-200, q = 2) outside a narrow range, more so as q grows;
+    # the norm is 1-homogeneous, so scale by max|a| (as torch.linalg.vector_norm does).
+    top = np.abs(a).max(axis=axis, keepdims=True)
+    safe = np.where(top > 0, top, 1.0)
+    return np.squeeze(safe, axis=axis) * ((np.abs(a) / safe) ** q).sum(axis=axis) ** (1.0 / q)
 
 
 def dual_norm(v, p, *, axis: int = -1):
@@ -110,8 +113,11 @@ def steepest_direction(z, p):
             out = torch.zeros_like(z)
             out.scatter_(-1, idx, torch.gather(torch.sign(z), -1, idx))
             return out
-        nrm = torch.linalg.vector_norm(z, ord=ps, dim=-1, keepdim=True)
-        num = torch.sign(z) * z.abs() ** (ps - 1.0)
+        # v* is invariant under z -> z / max|z|; scaling keeps |z|^(p*-1) finite when p* is large.
+        top = z.abs().amax(dim=-1, keepdim=True)
+        zs = z / torch.where(top > 0, top, torch.ones_like(top))
+        nrm = torch.linalg.vector_norm(zs, ord=ps, dim=-1, keepdim=True)
+        num = torch.sign(zs) * zs.abs() ** (ps - 1.0)
         safe = torch.where(nrm > 0, nrm, torch.ones_like(nrm))
         return torch.where(nrm > 0, num / safe ** (ps - 1.0), torch.zeros_like(z))
     a = np.asarray(z, dtype=float)
@@ -122,8 +128,65 @@ def steepest_direction(z, p):
         out = np.zeros_like(a)
         np.put_along_axis(out, idx, np.take_along_axis(np.sign(a), idx, axis=-1), axis=-1)
         return out
+    top = np.abs(a).max(axis=-1, keepdims=True)  # see the torch branch: keeps |a|^(p*-1) finite
+    a = a / np.where(top > 0, top, 1.0)
     nrm = pnorm(a, ps)[..., None]
     num = np.sign(a) * np.abs(a) ** (ps - 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         v = num / nrm ** (ps - 1.0)
     return np.where(nrm > 0, v, 0.0)
+
+
+def sphere_projection(x, p):
+    r"""Euclidean projection onto the unit p-sphere, :math:`\Pi_{\{\|\cdot\|_p = 1\}}` of seed 003, eq. (9).
+
+    .. math::
+
+        \Pi(x) \in \operatorname*{arg\,min}_{\|y\|_p = 1} \|y - x\|_2 ,
+        \qquad p \in \{1, 2, \infty\}.
+
+    Outside the unit ball the nearest point of the sphere is the nearest point of the ball:
+    ``x / ||x||_2`` (p = 2), ``clip(x, -1, 1)`` (p = inf), the l1-ball projection
+    ``sign(x) * proj_simplex(|x|)`` (p = 1, POT's ``ot.utils.proj_simplex``, sort-based). Inside the
+    ball the sphere is non-convex and the minimizer need not be unique; we return the one found by
+    moving to the nearest face: the coordinate of largest ``|x_i|`` set to ``±1`` (p = inf), the
+    orthogonal projection onto the facet ``sign(x) . y = 1`` (p = 1, zeros counted as +), and
+    ``e_1`` for ``x = 0`` (p = 2). Batched over the leading axes (last axis = vector).
+
+    Parameters
+    ----------
+    x : ndarray or torch.Tensor, shape (..., n)
+    p : {1, 2, inf}
+
+    Returns
+    -------
+    y : same kind and shape as ``x``, with ``pnorm(y, p) == 1``.
+    """
+    q = check_norm(p, "p")
+    if not _is_torch(x):
+        x = np.asarray(x, dtype=float)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError(f"x must have shape (..., n) with n >= 1, got shape {tuple(x.shape)}")
+    M = xp(x)
+    absx = abs(x)
+    sgn = M.where(x < 0, -M.ones_like(x), M.ones_like(x))
+    if q == 2.0:
+        nrm = pnorm(x, 2.0)[..., None]
+        first = M.zeros_like(x)
+        first[..., 0] = 1.0
+        return M.where(nrm > 0, x / M.where(nrm > 0, nrm, M.ones_like(nrm)), first)
+    if np.isinf(q):
+        top = amax(absx, -1, keepdims=True)
+        outside = M.clip(x, -1.0, 1.0)
+        idx = absx.argmax(-1)[..., None]
+        onehot = M.arange(x.shape[-1], device=x.device) == idx if _is_torch(x) else np.arange(x.shape[-1]) == idx
+        inside = M.where(onehot, sgn, x)
+        return M.where(top >= 1.0, outside, inside)
+    from ot.utils import proj_simplex
+
+    total = asum(absx, -1, keepdims=True)
+    flat = absx.reshape(-1, x.shape[-1])
+    # proj_simplex projects the columns of an (n, batch) array.
+    ball = sgn * proj_simplex(flat.T).T.reshape(x.shape)
+    inside = x + sgn * (1.0 - asum(sgn * x, -1, keepdims=True)) / x.shape[-1]
+    return M.where(total >= 1.0, ball, inside)
