@@ -1,0 +1,85 @@
+"""Deep-network regularizers, attacks and robustness metrics (PyTorch, any device).
+
+Importing this subpackage imports torch (an optional dependency: ``pip install lipconv[torch]``);
+``import lipconv`` alone does not. Everything runs on the device and dtype of its inputs.
+
+Conventions: inputs in [0, 1] (normalization inside the model); ``eps`` is a radius in the attack
+norm; ``norm`` is one of "L2", "Linf", "L1" (or 2, inf, 1); losses are per sample
+(``reduction="none"``); every function restores each module's train/eval flag.
+
+Per-sample input gradients: BatchNorm in train mode normalizes with batch statistics and so couples
+the samples of a batch; the regularizers compute input gradients and Jacobian products with the
+BatchNorm layers (only them) switched to their running statistics (:func:`per_sample_mode`), which
+makes sample i's gradient depend on x_i alone. Attacks and metrics run the whole model in eval mode.
+Dropout left in train mode draws a new mask at every forward pass, so the Jacobian power iterations
+then see a different network at each pass: use eval mode, or no dropout, for those.
+"""
+from ._attacks import AdversarialDistances, fgsm, minimal_adversarial_distance, pgd, project_ball
+from ._common import per_sample_mode
+from ._layers import TanhLogits
+from ._metrics import (
+    ExtremeValueFit,
+    GradientNormDetector,
+    LipschitzEstimate,
+    empirical_lipschitz,
+    error_curve,
+    fit_extreme_value,
+    gradient_norm_detector,
+    jacobian,
+    l_bound,
+    layer_norm_product,
+    margin_loss,
+    median_adversarial_distance,
+    modulus_of_continuity,
+    omega_bound,
+)
+from ._regularizers import (
+    JacobianNormResult,
+    PenaltyResult,
+    RegularizedLoss,
+    RegularizedLossResult,
+    double_backprop_penalty,
+    fd_gradient_penalty,
+    global_spectral_penalty,
+    jacobian_operator_norm,
+    jacobian_operator_penalty,
+    jacobian_spectral_penalty,
+    lipschitz_penalty,
+    tv_penalty,
+)
+
+__all__ = [
+    "tv_penalty",
+    "lipschitz_penalty",
+    "fd_gradient_penalty",
+    "double_backprop_penalty",
+    "jacobian_operator_norm",
+    "jacobian_spectral_penalty",
+    "jacobian_operator_penalty",
+    "global_spectral_penalty",
+    "PenaltyResult",
+    "JacobianNormResult",
+    "RegularizedLoss",
+    "RegularizedLossResult",
+    "TanhLogits",
+    "per_sample_mode",
+    "fgsm",
+    "pgd",
+    "project_ball",
+    "minimal_adversarial_distance",
+    "AdversarialDistances",
+    "margin_loss",
+    "error_curve",
+    "median_adversarial_distance",
+    "jacobian",
+    "empirical_lipschitz",
+    "LipschitzEstimate",
+    "layer_norm_product",
+    "l_bound",
+    "omega_bound",
+    "modulus_of_continuity",
+    "fit_extreme_value",
+    "ExtremeValueFit",
+    "gradient_norm_detector",
+    "GradientNormDetector",
+]
