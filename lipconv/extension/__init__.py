@@ -8,3 +8,6 @@ __all__ = [
     "mcshane", "whitney", "midpoint", "kirszbraun", "extend", "KINDS",
     "lipschitz_constant", "dataset_lipschitz_constant",
 ]
+from ._amle import AMLEResult, absolutely_minimizing_extension, graph_infinity_laplacian, point_cloud_graph
+
+__all__ += ["absolutely_minimizing_extension", "AMLEResult", "graph_infinity_laplacian", "point_cloud_graph"]

@@ -1,0 +1,137 @@
+"""Scaling of the exact solvers of seed 000 eq. (2.7): cutting plane vs the all-pairs reference (issue 3).
+
+Prints one table row per (n, method): time, pairs in the final program, objective, certified
+max_violation (relative to L, over ALL pairs) and the speed-up over the all-pairs reference where it
+runs. References: "pairs" is lipconv's cvxpy all-pairs program (n <= --cvxpy-max); "pairs-direct" is
+the same all-pairs program handed to Clarabel without cvxpy (the cutting plane's subproblem with every
+pair), used at n = 1,000 where the cvxpy reference does not finish in 10 minutes on this machine.
+Also times one full exact oracle scan, and (with --big) the n = 100,000 run with its peak memory
+(process peak RSS, measured in a fresh subprocess).
+
+    python benchmarks/solver_scaling.py            # n = 300, 500, 1000 (FlatCube), 10,000 (Sphere)
+    python benchmarks/solver_scaling.py --big      # also n = 100,000 (minutes)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from lipconv.losses import get_loss
+from lipconv.manifolds import FlatCube, Sphere, ramp_label
+from lipconv.solvers import lipschitz_regression, violation_scan
+from lipconv.solvers._cutting_plane import _DirectProgram
+from lipconv.solvers._pairs import reference_pairs
+from lipconv._pairwise import pair_distances
+
+LAM = 0.01
+NOISE = 0.1
+
+
+def problem(manifold: str, n: int, seed: int):
+    M = FlatCube(m=2, d=3) if manifold == "flatcube" else Sphere(d=3)
+    rng = np.random.default_rng(seed)
+    X = M.sample(n, rng)
+    y = ramp_label(0.5).on(M, X) + NOISE * rng.standard_normal(n)
+    return X, y
+
+
+def direct_all_pairs(X, y):
+    """The all-pairs program through Clarabel directly (no cvxpy); returns (objective, L, pairs)."""
+    n = X.shape[0]
+    w = np.full(n, 1.0 / n)
+    loss = get_loss("squared")
+    i, j = reference_pairs(X)
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    prog = _DirectProgram(y[:, None], w, loss, LAM, p_y=2.0, tol=1e-8)
+    U, L, status = prog.solve(i, j, pair_distances(X, i, j, p=2.0))
+    if status != "optimal":
+        raise RuntimeError(f"all-pairs direct reference ended with {status}")
+    return float(w @ loss.value(U, y[:, None])) + LAM * L, L, len(i), violation_scan(X, U, L)
+
+
+def row(n, manifold, method, t, pairs, obj, viol, speedup="", extra=""):
+    print(f"{n:>7d}  {manifold:<9s} {method:<14s} {t:9.2f}  {pairs:>9d}  {obj:.10f}  {viol:9.1e}  {speedup:>8s} {extra}", flush=True)
+
+
+def run_case(manifold, n, seed, reference):
+    X, y = problem(manifold, n, seed)
+    t0 = time.perf_counter()
+    cp = lipschitz_regression(X, y, lam=LAM, method="cutting-plane")
+    t_cp = time.perf_counter() - t0
+    ref = None
+    if reference == "pairs":
+        t0 = time.perf_counter()
+        r = lipschitz_regression(X, y, lam=LAM, method="pairs")
+        ref = (time.perf_counter() - t0, r.n_pairs, r.objective, r.max_violation, "pairs (cvxpy)")
+    elif reference == "direct":
+        t0 = time.perf_counter()
+        obj, _, P, viol = direct_all_pairs(X, y)
+        ref = (time.perf_counter() - t0, P, obj, viol, "pairs-direct")
+    extra = (f"rounds={cp.info['rounds']} oracle={cp.info['oracle_time']:.2f}s "
+             f"sub={cp.info['subproblem_time']:.2f}s L={cp.lipschitz:.8f}")
+    if ref is not None:
+        row(n, manifold, ref[4], ref[0], ref[1], ref[2], ref[3])
+        rel = abs(cp.objective - ref[2]) / abs(ref[2])
+        row(n, manifold, "cutting-plane", t_cp, cp.n_pairs, cp.objective, cp.max_violation,
+            f"{ref[0] / t_cp:.1f}x", extra + f" rel_obj_diff={rel:.1e}")
+    else:
+        row(n, manifold, "cutting-plane", t_cp, cp.n_pairs, cp.objective, cp.max_violation, "", extra)
+    return X, cp
+
+
+def big_child(n, seed):
+    X, y = problem("flatcube", n, seed)
+    t0 = time.perf_counter()
+    cp = lipschitz_regression(X, y, lam=LAM, method="cutting-plane")
+    out = dict(n=n, time=time.perf_counter() - t0, pairs=cp.n_pairs, objective=cp.objective,
+               max_violation=cp.max_violation, rounds=cp.info["rounds"], oracle=cp.info["oracle_time"],
+               sub=cp.info["subproblem_time"], L=cp.lipschitz,
+               peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--big", action="store_true", help="also run n = 100,000 on FlatCube(2, 3)")
+    ap.add_argument("--big-n", type=int, default=100_000)
+    ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        big_child(args.child, args.seed)
+        return
+    # Compile/load the numba oracle once so that no row pays for it.
+    violation_scan(np.random.default_rng(0).random((50, 2)), np.zeros((50, 1)), 1.0)
+    print(f"seed={args.seed} lam={LAM} labels=ramp(0.5)+{NOISE}N(0,1), squared loss, p_x=p_y=2")
+    print(f"{'n':>7s}  {'manifold':<9s} {'method':<14s} {'time[s]':>9s}  {'pairs':>9s}  {'objective':<12s}  "
+          f"{'max_viol':>9s}  {'speed-up':>8s}")
+    for n, ref in [(300, "pairs"), (500, "pairs"), (1000, "direct")]:
+        run_case("flatcube", n, args.seed, ref)
+    X, cp = run_case("sphere", 10_000, args.seed, None)
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        violation_scan(X, cp.values, cp.lipschitz)
+        times.append(time.perf_counter() - t0)
+    print(f"full exact oracle scan (violation_scan) at n = 10,000 on the optimum: best of 3 = {min(times):.3f} s")
+    if args.big:
+        proc = subprocess.run([sys.executable, __file__, "--child", str(args.big_n), "--seed", str(args.seed)],
+                              capture_output=True, text=True)
+        line = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")]
+        if not line:
+            print(f"n = {args.big_n} run failed:\n{proc.stderr[-2000:]}")
+            return
+        r = json.loads(line[0][7:])
+        row(r["n"], "flatcube", "cutting-plane", r["time"], r["pairs"], r["objective"], r["max_violation"], "",
+            f"rounds={r['rounds']} oracle={r['oracle']:.1f}s sub={r['sub']:.1f}s L={r['L']:.8f} "
+            f"peak_rss={r['peak_rss_gb']:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+"""numba Gauss-Seidel sweeps of Oberman's local AMLE update (imported lazily by :mod:`._amle`)."""
+import numba
+
+__all__ = ["gauss_seidel"]
+
+
+@numba.njit(cache=True)
+def gauss_seidel(u, indptr, indices, lengths, free, sweeps):
+    """``sweeps`` in-place sweeps over ``free``: u_i <- the minimizer of max_j |u_j - t| / d_ij."""
+    for _ in range(sweeps):
+        for r in range(free.shape[0]):
+            i = free[r]
+            s, e = indptr[i], indptr[i + 1]
+            if e == s:
+                continue
+            best = -1.0
+            t = u[i]
+            for a in range(s, e):
+                ua, da = u[indices[a]], lengths[a]
+                for b in range(s, e):
+                    ub, db = u[indices[b]], lengths[b]
+                    score = (ua - ub) / (da + db)
+                    if score > best:
+                        best = score
+                        t = (db * ua + da * ub) / (da + db)
+            u[i] = t

@@ -1,0 +1,268 @@
+r"""Power-law fits of error against n, with stratified bootstrap intervals and theorem verdicts."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validation import check_int, check_positive, check_rng
+from ..discrepancy import discrepancy_bound, sharp_exponent, sharp_rate
+
+__all__ = ["SlopeFit", "fit_slope", "fit_rate", "QUANTITIES", "GROUP_COLUMNS", "theorem_exponents"]
+
+GROUP_COLUMNS = ("manifold", "m", "d", "density", "lam", "loss", "label", "method")
+
+# quantity -> (theorem of seed 000 it is set beside, description)
+QUANTITIES = {
+    "w1": ("Lemma 4.10", "W1(rho_n, rho)"),
+    "l2sq": ("Theorem 4.8", "int |u_n - u^lam|^2 rho"),
+    "linf": ("Corollary 4.9", "sup_M |u_n - u^lam|"),
+    "excess_J": (None, "J[u_n] - J[u^lam]"),
+    "gap_Jn": (None, "|J_n[u_n] - J[u^lam]|"),
+}
+
+
+@dataclass(frozen=True)
+class SlopeFit:
+    r"""Least-squares fit of :math:`\log \bar e(n) = a + b \log n` over the distinct n.
+
+    Attributes
+    ----------
+    slope, intercept : float
+        b and a, fitted to the per-n means :math:`\bar e(n)` (mean over seeds).
+    ci_low, ci_high : float
+        Percentile interval of the slope under the stratified bootstrap (rows resampled with
+        replacement within each n).
+    level : float
+        Confidence level of the interval.
+    n_values : ndarray
+        The distinct n, increasing.
+    means : ndarray
+        :math:`\bar e(n)`.
+    mean_ci : ndarray, shape (len(n_values), 2)
+        Bootstrap percentile interval of each mean.
+    counts : ndarray
+        Rows (seeds) per n.
+    local_slopes : ndarray
+        :math:`\Delta \log \bar e / \Delta \log n` between neighbouring n.
+    n_boot : int
+    """
+
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    level: float
+    n_values: np.ndarray = field(repr=False)
+    means: np.ndarray = field(repr=False)
+    mean_ci: np.ndarray = field(repr=False)
+    counts: np.ndarray = field(repr=False)
+    local_slopes: np.ndarray = field(repr=False)
+    n_boot: int = 0
+
+    def contains(self, exponent: float) -> bool:
+        """Whether the slope interval contains ``exponent``."""
+        return bool(self.ci_low <= exponent <= self.ci_high)
+
+
+def _ls_slopes(logn: np.ndarray, logy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slopes and intercepts of rows of ``logy`` (B, k) against ``logn`` (k,)."""
+    xc = logn - logn.mean()
+    slope = (logy - logy.mean(axis=-1, keepdims=True)) @ xc / (xc @ xc)
+    return slope, logy.mean(axis=-1) - slope * logn.mean()
+
+
+def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> SlopeFit:
+    r"""Fit :math:`\bar e(n) \approx e^{a} n^{b}` by least squares on log-log means over seeds.
+
+    .. math::
+
+        (a, b) = \arg\min \sum_{k} \big(\log \bar e(n_k) - a - b \log n_k\big)^2,
+        \qquad \bar e(n_k) = \operatorname{mean}\{e_r : n_r = n_k\},
+
+    with a 2-sided percentile confidence interval for b from a stratified bootstrap: within each n
+    the rows (seeds) are resampled with replacement, so every replicate keeps the design in n
+    (STYLE.md habit 10: rates are slopes with intervals over seeds, never clipped).
+
+    Parameters
+    ----------
+    n : array_like, shape (r,)
+        Sample size of each row; at least 2 distinct values, each >= 1.
+    errors : array_like, shape (r,)
+        Error of each row; finite, with a positive mean at every n.
+    n_boot : int
+        Bootstrap replicates, >= 1.
+    level : float
+        Confidence level in (0, 1).
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    SlopeFit
+    """
+    n = np.asarray(n, dtype=float).ravel()
+    e = np.asarray(errors, dtype=float).ravel()
+    if n.shape != e.shape:
+        raise ValueError(f"n and errors must have the same length, got {n.size} and {e.size}")
+    if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n < 1):
+        raise ValueError(f"n must be a non-empty array of finite values >= 1, got {n.size} values")
+    if not np.all(np.isfinite(e)):
+        raise ValueError(f"errors must be finite, got {int(np.sum(~np.isfinite(e)))} NaN or inf entries")
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
+    level = check_positive(level, "level")
+    if level >= 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = check_rng(seed)
+    n_values = np.unique(n)
+    if n_values.size < 2:
+        raise ValueError(f"n must take at least 2 distinct values to fit a slope, got {n_values.tolist()}")
+    groups = [e[n == v] for v in n_values]
+    means = np.array([g.mean() for g in groups])
+    if np.any(means <= 0):
+        bad = n_values[means <= 0].tolist()
+        raise ValueError(f"errors must have a positive mean at every n to fit on a log scale, not at n = {bad}")
+    boot = np.column_stack([g[rng.integers(0, g.size, size=(n_boot, g.size))].mean(axis=1) for g in groups])
+    logn = np.log(n_values)
+    slope, intercept = _ls_slopes(logn, np.log(means))
+    # A replicate whose resampled mean is 0 (all-zero draws) has no log; it is dropped, not clipped.
+    ok = np.all(boot > 0, axis=1)
+    boot_slopes, _ = _ls_slopes(logn, np.log(boot[ok]))
+    alpha = 0.5 * (1.0 - level)
+    lo, hi = np.quantile(boot_slopes, [alpha, 1.0 - alpha])
+    mean_ci = np.quantile(boot, [alpha, 1.0 - alpha], axis=0).T
+    return SlopeFit(
+        slope=float(slope), intercept=float(intercept), ci_low=float(lo), ci_high=float(hi), level=level,
+        n_values=n_values, means=means, mean_ci=mean_ci, counts=np.array([g.size for g in groups]),
+        local_slopes=np.diff(np.log(means)) / np.diff(logn), n_boot=int(ok.sum()),
+    )
+
+
+def theorem_exponents(quantity: str, m: int) -> tuple[float, float]:
+    r"""(theoretical, sharp) exponents of n for a quantity in intrinsic dimension m.
+
+    * ``w1`` (Lemma 4.10): :math:`-1/(m+2)`; sharp :math:`-1/2` (m <= 2), :math:`-1/m` (m >= 3).
+    * ``l2sq`` (Theorem 4.8, whose only n-dependence is Lemma 4.10's factor): :math:`-1/(m+2)`;
+      "sharp" is what the same proof gives with the sharp discrepancy rate, i.e. the W1 exponent.
+    * ``linf`` (Corollary 4.9, eq. (4.10): the (m+2)-th power of the error is bounded by the
+      Theorem 4.8 factor): :math:`-1/(m+2)^2`; sharp: the sharp W1 exponent divided by m + 2.
+    * other quantities: (nan, nan).
+
+    Logarithmic factors are ignored; the bound lines in the figures keep them.
+    """
+    theory = -1.0 / (m + 2)
+    sharp = sharp_exponent(m)
+    if quantity in ("w1", "l2sq"):
+        return theory, sharp
+    if quantity == "linf":
+        return theory / (m + 2), sharp / (m + 2)
+    return float("nan"), float("nan")
+
+
+def _log_corrected_exponents(quantity: str, m: int, n_values: np.ndarray) -> tuple[float, float]:
+    """Least-squares log-log slopes of the theory and sharp rates themselves over the measured n.
+
+    With the logarithms kept (e.g. sqrt(log n / n) has local slope -1/2 + 1/(2 log n), about -0.43
+    at n = 1000), this is the slope a measurement following that rate exactly would show on this grid.
+    """
+    theory, sharp = theorem_exponents(quantity, m)
+    if not np.isfinite(theory) or n_values.size < 2 or n_values.min() < 2:
+        return float("nan"), float("nan")
+    power = 1.0 / (m + 2) if quantity == "linf" else 1.0
+    logn = np.log(n_values)
+    slopes, _ = _ls_slopes(logn, power * np.log(np.vstack([discrepancy_bound(n_values, m), sharp_rate(n_values, m)])))
+    return float(slopes[0]), float(slopes[1])
+
+
+def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, seed=0):
+    r"""Slopes, intervals and verdicts for every problem group and quantity of a sweep table.
+
+    For each group of rows sharing :data:`GROUP_COLUMNS` and each quantity q present in ``df``,
+    :func:`fit_slope` fits :math:`\bar q(n) \sim n^{b}`. For the quantities with a theorem
+    (``w1``: seed 000 Lemma 4.10; ``l2sq``: Theorem 4.8; ``linf``: Corollary 4.9) the verdict sets
+    the measured slope and its interval beside the theoretical and sharp exponents
+    (:func:`theorem_exponents`), and checks the one-sided bound through the ratio
+    :math:`r(n) = \bar q(n) / \bar B(n)` with the bound column ``bound_<q>`` of the table (C = 1):
+
+    * ``max_ratio``: :math:`\max_n r(n)`; ``below_bound``: it is < 1;
+    * ``ratio_slope`` (with interval): the fitted exponent of r;
+    * ``theory_exponent_log``, ``sharp_exponent_log``, ``ci_contains_sharp_log``: the same exponents
+      with the logarithms of the rates kept, as the log-log slope of the rate over the measured n;
+    * ``non_increasing``: no neighbouring step of r is a resolved increase, i.e. for every k either
+      :math:`r_{k+1} \le r_k` or the bootstrap intervals of the two means overlap.
+
+    The bounds are one-sided and not tight, so a verdict never asserts that the measured slope
+    equals the theoretical exponent (DESIGN.md, "What the theory predicts").
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows of :func:`lipconv.rates.run_sweep` (failed rows, ``status != "ok"``, are left out).
+    quantities : sequence of str, optional
+        Default: every key of :data:`QUANTITIES` that is a column of ``df``.
+    n_boot, level, seed
+        As in :func:`fit_slope`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, quantity); the slope fit's columns plus ``theorem``, ``theory_exponent``,
+        ``sharp_exponent``, ``ci_contains_theory``, ``ci_contains_sharp``, ``theory_exponent_log``,
+        ``sharp_exponent_log``, ``ci_contains_sharp_log``, ``max_ratio``,
+        ``below_bound``, ``ratio_slope``, ``ratio_ci_low``, ``ratio_ci_high``, ``non_increasing``,
+        ``local_slopes`` (text), ``n_min``, ``n_max``, ``seeds_min`` and ``note``.
+    """
+    import pandas as pd
+
+    if len(df) == 0:
+        raise ValueError("df must have at least one row, got an empty table")
+    missing = [c for c in (*GROUP_COLUMNS, "n") if c not in df.columns]
+    if missing:
+        raise ValueError(f"df must have the columns {GROUP_COLUMNS + ('n',)}, missing {missing}")
+    if "status" in df.columns:
+        df = df[df["status"] == "ok"]
+    if quantities is None:
+        quantities = [q for q in QUANTITIES if q in df.columns]
+    unknown = [q for q in quantities if q not in df.columns]
+    if unknown:
+        raise ValueError(f"quantities must be columns of df, got {unknown}")
+    out = []
+    for key, group in df.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
+        base = dict(zip(GROUP_COLUMNS, key))
+        for q in quantities:
+            out.append({**base, **_verdict(group, q, n_boot=n_boot, level=level, seed=seed)})
+    return pd.DataFrame(out)
+
+
+def _verdict(group, q: str, *, n_boot: int, level: float, seed) -> dict:
+    theorem = QUANTITIES.get(q, (None, q))[0]
+    m = int(group["m"].iloc[0])
+    theory, sharp = theorem_exponents(q, m)
+    rows = group[np.isfinite(group[q].to_numpy(dtype=float))]
+    row = {"quantity": q, "theorem": theorem or "", "theory_exponent": theory, "sharp_exponent": sharp,
+           "n_min": int(rows["n"].min()) if len(rows) else 0, "n_max": int(rows["n"].max()) if len(rows) else 0,
+           "seeds_min": int(rows.groupby("n").size().min()) if len(rows) else 0, "note": ""}
+    try:
+        fit = fit_slope(rows["n"], rows[q], n_boot=n_boot, level=level, seed=seed)
+    except ValueError as exc:
+        return {**row, "slope": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": f"no fit: {exc}"}
+    theory_log, sharp_log = _log_corrected_exponents(q, m, fit.n_values)
+    row.update(
+        slope=fit.slope, ci_low=fit.ci_low, ci_high=fit.ci_high,
+        ci_contains_theory=fit.contains(theory) if np.isfinite(theory) else None,
+        ci_contains_sharp=fit.contains(sharp) if np.isfinite(sharp) else None,
+        theory_exponent_log=theory_log, sharp_exponent_log=sharp_log,
+        ci_contains_sharp_log=fit.contains(sharp_log) if np.isfinite(sharp_log) else None,
+        local_slopes=" ".join(f"{s:+.2f}" for s in fit.local_slopes),
+    )
+    bound_col = f"bound_{q}"
+    if bound_col not in rows.columns or not np.all(np.isfinite(rows[bound_col].to_numpy(dtype=float))):
+        return row
+    ratio = rows[q].to_numpy(dtype=float) / rows[bound_col].to_numpy(dtype=float)
+    rfit = fit_slope(rows["n"], ratio, n_boot=n_boot, level=level, seed=seed)
+    resolved_rise = (rfit.means[1:] > rfit.means[:-1]) & (rfit.mean_ci[1:, 0] > rfit.mean_ci[:-1, 1])
+    row.update(
+        max_ratio=float(rfit.means.max()), below_bound=bool(rfit.means.max() < 1.0),
+        ratio_slope=rfit.slope, ratio_ci_low=rfit.ci_low, ratio_ci_high=rfit.ci_high,
+        non_increasing=bool(not resolved_rise.any()),
+    )
+    return row

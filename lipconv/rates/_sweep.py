@@ -1,0 +1,370 @@
+r"""The convergence-rate sweep: every setting x n x seed, in parallel, into a resumable tidy CSV."""
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._validation import check_int, check_positive
+from ._methods import get_runner
+from ._metrics import error_metrics, theorem_bounds
+from ._problems import MANIFOLDS, check_manifold_name, intrinsic_dim, make_label, make_manifold, make_problem
+
+__all__ = ["SweepConfig", "run_sweep", "read_results", "plan_runs", "COLUMNS", "BACKENDS"]
+
+BACKENDS = ("loky", "threading", "sequential", "dask")
+
+KEY_COLUMNS = ("manifold", "m", "d", "density", "n", "seed", "lam", "loss", "label", "method")
+RESULT_COLUMNS = (
+    "status", "w1", "w1_bias", "w1_method", "l2sq", "linf", "J_un", "J_n", "J_ref", "J_ref_quad",
+    "excess_J", "gap_Jn", "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
+    "ref_kind", "ref_err_sup", "ref_err_J", "n_nodes", "solver_method", "max_violation", "solve_time",
+    "run_time", "error", "run_key",
+)
+COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
+
+
+def _tuple(value, name: str, convert) -> tuple:
+    items = (value,) if isinstance(value, (str, int, float)) else tuple(value)
+    if not items:
+        raise ValueError(f"{name} must not be empty, got an empty grid")
+    return tuple(convert(v) for v in items)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Settings of a rate sweep (validated on construction; every grid must be non-empty).
+
+    Attributes
+    ----------
+    manifolds : tuple of str
+        Names from ``MANIFOLDS``: "cube", "circle", "sphere", "torus".
+    ms : tuple of int
+        Intrinsic dimensions of the cube (ignored by the others, whose m is fixed).
+    ns : tuple of int
+        Sample sizes, each >= 2.
+    seeds : tuple of int
+        Data seeds, each >= 0; the samples of a run come from ``numpy.random.default_rng([seed, n])``.
+    lams : tuple of float
+        Ambient regularization weights, > 0.
+    losses : tuple of str
+        Loss names (:func:`lipconv.losses.get_loss`).
+    labels : tuple of str
+        "ramp", "ramp:<delta>", "step", "smooth".
+    methods : tuple of str
+        Keys of :data:`lipconv.rates.METHOD_RUNNERS` ("convex", "pairs", "cutting-plane", ...).
+    output : str
+        Path of the CSV; finished rows there are not redone.
+    d : int or None
+        Ambient dimension (None: the smallest, m for the cube).
+    density : str
+        "uniform" or "linear".
+    n_caps : dict
+        Largest n per problem, keyed "cube:m=<m>" or "<manifold>" (a cost-dependent grid).
+    n_error : int
+        Quadrature size on which errors are measured for exact references.
+    n_reference : int
+        Quadrature size of fine-quadrature references (curved manifolds, other losses/labels).
+    n_ot : int
+        Quadrature size of the optimal-transport W1 (m >= 2 and the circle).
+    n_jobs : int
+        Parallel workers (joblib).
+    backend : str
+        "loky" (processes), "threading", "sequential" or "dask" (needs dask.distributed).
+    scheduler : str or None
+        Address of a Dask scheduler (backend "dask"); None starts a local cluster.
+    progress : bool
+        Show a tqdm progress bar.
+    """
+
+    manifolds: tuple = ("cube",)
+    ms: tuple = (1,)
+    ns: tuple = (64, 128, 256)
+    seeds: tuple = tuple(range(10))
+    lams: tuple = (0.02,)
+    losses: tuple = ("squared",)
+    labels: tuple = ("ramp",)
+    methods: tuple = ("convex",)
+    output: str = "rates.csv"
+    d: int | None = None
+    density: str = "uniform"
+    n_caps: dict = field(default_factory=dict)
+    n_error: int = 8192
+    n_reference: int = 1024
+    n_ot: int = 4096
+    n_jobs: int = 1
+    backend: str = "loky"
+    scheduler: str | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        from ..losses import get_loss
+
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("manifolds", _tuple(self.manifolds, "manifolds", check_manifold_name))
+        put("ms", _tuple(self.ms, "ms", lambda v: check_int(v, "m", minimum=1)))
+        put("ns", _tuple(self.ns, "ns", lambda v: check_int(v, "n", minimum=2)))
+        put("seeds", _tuple(self.seeds, "seeds", lambda v: check_int(v, "seed", minimum=0)))
+        put("lams", _tuple(self.lams, "lams", lambda v: check_positive(v, "lam")))
+        put("losses", _tuple(self.losses, "losses", lambda v: get_loss(v).name))
+        put("labels", _tuple(self.labels, "labels", _check_label))
+        put("methods", _tuple(self.methods, "methods", _check_method))
+        if self.d is not None:
+            put("d", check_int(self.d, "d", minimum=1))
+        for name in ("n_error", "n_reference", "n_ot"):
+            put(name, check_int(getattr(self, name), name, minimum=4))
+        put("n_jobs", check_int(self.n_jobs, "n_jobs", minimum=1))
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if self.backend == "dask":
+            _dask_client_class()
+        caps = dict(self.n_caps)
+        for key, cap in caps.items():
+            if key not in _problem_keys(self):
+                raise ValueError(f"n_caps keys must be among {_problem_keys(self)}, got {key!r}")
+            check_int(cap, f"n_caps[{key!r}]", minimum=2)
+        put("n_caps", caps)
+        if not plan_runs(self):
+            raise ValueError(f"the sweep has no run: every n in {self.ns} is above the caps {caps}")
+        for name, m in _problems(self):
+            make_manifold(name, m, self.d, density=self.density)
+
+
+def _check_label(spec) -> str:
+    make_label(spec)
+    return str(spec)
+
+
+def _check_method(name) -> str:
+    get_runner(name)
+    return name
+
+
+def _problems(config) -> list[tuple[str, int]]:
+    out = []
+    for name in config.manifolds:
+        ms = config.ms if MANIFOLDS[name][1] is None else (intrinsic_dim(name, 1),)
+        out.extend((name, m) for m in ms)
+    return out
+
+
+def _problem_key(name: str, m: int) -> str:
+    return f"cube:m={m}" if MANIFOLDS[name][1] is None else name
+
+
+def _problem_keys(config) -> list[str]:
+    return [_problem_key(name, m) for name, m in _problems(config)]
+
+
+def run_key(spec: dict) -> str:
+    """The identity of a run: its settings, as recorded in the ``run_key`` column."""
+    return "|".join(f"{c}={spec[c]!r}" for c in KEY_COLUMNS)
+
+
+def plan_runs(config: SweepConfig) -> list[dict]:
+    """Every run of the sweep as a dict of the key columns, in a fixed order."""
+    runs = []
+    for (name, m), lam, loss, label, method in itertools.product(
+        _problems(config), config.lams, config.losses, config.labels, config.methods
+    ):
+        cap = config.n_caps.get(_problem_key(name, m), math.inf)
+        d = make_manifold(name, m, config.d, density=config.density).d if config.d is None else config.d
+        for n, seed in itertools.product(sorted(config.ns), config.seeds):
+            if n <= cap:
+                spec = dict(manifold=name, m=m, d=d, density=config.density, n=n, seed=seed, lam=lam,
+                            loss=loss, label=label, method=method)
+                spec["run_key"] = run_key(spec)
+                runs.append(spec)
+    return runs
+
+
+def _dask_client_class():
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ImportError(
+            "backend 'dask' needs dask.distributed, which is not installed: "
+            "pip install 'dask[distributed]' (or choose backend 'loky')"
+        ) from None
+    return Client
+
+
+def read_results(path) -> "pandas.DataFrame":  # noqa: F821
+    """Read a sweep CSV, leaving out a final line cut short by an interruption."""
+    import pandas as pd
+
+    _repair(path)
+    return pd.read_csv(path, keep_default_na=True)
+
+
+def _repair(path) -> set[str]:
+    """Make ``path`` a clean CSV of complete rows; return the run keys it holds.
+
+    A sweep killed while appending can leave a last line without its newline or with missing
+    fields; that line is dropped (its run is redone) and the file rewritten atomically.
+    """
+    if not os.path.exists(path):
+        return set()
+    with open(path, newline="") as fh:
+        text = fh.read()
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return set()
+    header = next(csv.reader([lines[0]]))
+    if tuple(header) != COLUMNS:
+        raise ValueError(
+            f"output {path!r} is not a sweep CSV of this version (its columns differ); choose a new output"
+        )
+    keep = [lines[0]]
+    keys = set()
+    for line in lines[1:]:
+        if not line.endswith("\n"):
+            continue
+        row = next(csv.reader([line]), [])
+        if len(row) != len(COLUMNS) or row[-1] in keys:
+            continue
+        keys.add(row[-1])
+        keep.append(line)
+    if len(keep) != len(lines):
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", newline="") as fh:
+            fh.writelines(keep)
+        os.replace(tmp, path)
+    return keys
+
+
+def run_sweep(config: SweepConfig):
+    r"""Run every (manifold, m, n, seed, lam, loss, label, method) of ``config``; return the tidy table.
+
+    Each run draws n points of rho (seed recorded), computes the discrepancy
+    :math:`W_1(\rho_n, \rho)` (seed 000, Lemma 4.10; :func:`lipconv.discrepancy.wasserstein1`),
+    computes u_n with the method's runner (:data:`lipconv.rates.METHOD_RUNNERS`), and measures the
+    errors of :func:`lipconv.rates.error_metrics` against the continuum reference
+    :math:`u^\lambda` (Theorem 4.8, Corollary 4.9), beside the bounds of
+    :func:`lipconv.rates.theorem_bounds`.
+
+    Runs go to joblib workers (``n_jobs``, ``backend``; "dask" runs on a Dask cluster through joblib's
+    dask backend), largest n first; each finished run is appended at once to ``config.output`` as
+    one CSV row. Rerunning with the same output resumes: rows already there (by ``run_key``) are not
+    redone, and a row cut short by an interruption is dropped and redone. A run whose solver fails
+    is recorded with ``status`` "failed" and the error message.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of this configuration's runs (one per run), in the CSV's columns.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    runs = plan_runs(config)
+    done = _repair(config.output)
+    pending = [r for r in runs if r["run_key"] not in done]
+    pending.sort(key=lambda r: -r["n"])
+    problems = {}
+    for r in pending:
+        pkey = (r["manifold"], r["m"], r["lam"], r["loss"], r["label"])
+        if pkey not in problems:
+            problems[pkey] = make_problem(
+                r["manifold"], r["m"], d=config.d, density=config.density, label=r["label"], lam=r["lam"],
+                loss=r["loss"], n_error=config.n_error, n_reference=config.n_reference,
+            )
+    runners = {name: get_runner(name) for name in config.methods}
+    tasks = (
+        delayed(_run_one)(problems[(r["manifold"], r["m"], r["lam"], r["loss"], r["label"])], r,
+                          runners[r["method"]], config.n_ot)
+        for r in pending
+    )
+    new_file = not os.path.exists(config.output) or os.path.getsize(config.output) == 0
+    directory = os.path.dirname(os.path.abspath(config.output))
+    os.makedirs(directory, exist_ok=True)
+    with open(config.output, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new_file:
+            writer.writeheader()
+            fh.flush()
+        if pending:
+            bar = tqdm(total=len(pending), desc="rate sweep", disable=not config.progress, smoothing=0.05)
+            with _backend(config):
+                results = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(tasks)
+                for row in results:
+                    writer.writerow(row)
+                    fh.flush()
+                    bar.update(1)
+            bar.close()
+    df = read_results(config.output)
+    keys = {r["run_key"] for r in runs}
+    return df[df["run_key"].isin(keys)].reset_index(drop=True)
+
+
+class _backend:
+    """joblib's backend for the config, with a Dask client held open for the sweep when needed."""
+
+    def __init__(self, config):
+        self.config = config
+        self.client = None
+        self.ctx = None
+
+    def __enter__(self):
+        from joblib import parallel_config
+
+        backend = self.config.backend
+        if backend == "dask":
+            Client = _dask_client_class()
+            self.client = Client(self.config.scheduler) if self.config.scheduler else Client(
+                n_workers=self.config.n_jobs, threads_per_worker=1)
+        self.ctx = parallel_config(backend=backend)
+        self.ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.ctx.__exit__(*exc)
+        if self.client is not None:
+            self.client.close()
+        return False
+
+
+def _run_one(problem, spec: dict, runner, n_ot: int) -> dict:
+    """One run: sample, discrepancy, solve, errors. Failures become a row with status 'failed'."""
+    from ..discrepancy import wasserstein1
+    from ..losses import get_loss
+
+    t0 = time.perf_counter()
+    row = {c: spec[c] for c in KEY_COLUMNS}
+    row.update(run_key=spec["run_key"], theta=problem.theta, J_ref=problem.J_ref, J_ref_quad=problem.J_ref_quad,
+               lipschitz_ref=problem.lipschitz_ref, ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup,
+               ref_err_J=problem.ref_err_J, n_nodes=problem.nodes.shape[0], error="")
+    try:
+        manifold = problem.manifold()
+        rng = np.random.default_rng([spec["seed"], spec["n"]])
+        X = manifold.sample(spec["n"], rng)
+        y = problem.label().on(manifold, X)
+        w1 = wasserstein1(X, manifold, N=n_ot, seed=spec["seed"])
+        row.update(w1=w1.value, w1_bias=w1.bias, w1_method=w1.method)
+        t_solve = time.perf_counter()
+        result = runner(X, y, lam=spec["lam"], loss=spec["loss"], seed=spec["seed"])
+        row["solve_time"] = getattr(result, "solve_time", time.perf_counter() - t_solve)
+        row["solver_method"] = getattr(result, "method", "")
+        row["max_violation"] = getattr(result, "max_violation", float("nan"))
+        row["lipschitz"] = float(result.lipschitz)
+        row["J_n"] = float(result.objective)
+        pred = np.asarray(result.predict(problem.nodes), dtype=float).reshape(np.shape(problem.u_ref))
+        row.update(error_metrics(pred, problem.u_ref, problem.labels, problem.weights, loss=get_loss(spec["loss"]),
+                                 lam=spec["lam"], lipschitz=row["lipschitz"], J_n=row["J_n"],
+                                 J_ref=problem.J_ref, J_ref_quad=problem.J_ref_quad))
+        row.update(theorem_bounds(spec["n"], problem.m, lam=spec["lam"], J_ref=problem.J_ref, theta=problem.theta,
+                                  lipschitz_diff=row["lipschitz"] + problem.lipschitz_ref))
+        row["status"] = "ok"
+    except Exception as exc:  # a failed run is data: recorded, not fatal to the sweep
+        row["status"] = "failed"
+        row["error"] = f"{type(exc).__name__}: {exc}"[:500]
+    row["run_time"] = time.perf_counter() - t0
+    return row
+

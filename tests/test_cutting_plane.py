@@ -1,0 +1,204 @@
+"""Tests of the cutting-plane solver and the pruned pair oracle / certificate (issue 3)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lipconv._pairwise import pairwise_distances
+from lipconv.solvers import lipschitz_regression, violation_scan
+from lipconv.solvers._certificate import relative_violation_scale
+from lipconv.solvers._cutting_plane import knn_pairs, solve_cutting_plane
+from lipconv.solvers._oracle import block_partition, scan_pairs
+
+NORMS = [1.0, 2.0, np.inf]
+
+
+def _instance(seed, n=90, d=2, k=1):
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, d))
+    y = np.sin(4.0 * X[:, 0]) + 0.3 * rng.standard_normal(n)
+    if k > 1:
+        y = np.stack([y] + [np.cos(3.0 * X[:, -1] + c) for c in range(1, k)], axis=1)
+    return X, y
+
+
+def _dense_excess(X, U, L, p_x, p_y):
+    E = pairwise_distances(U, p=p_y) - L * pairwise_distances(X, p=p_x)
+    np.fill_diagonal(E, -np.inf)
+    return E
+
+
+# ---------------------------------------------------------------- oracle and certificate
+
+
+@pytest.mark.parametrize("p_x", NORMS)
+@pytest.mark.parametrize("p_y,k", [(2.0, 1), (1.0, 3), (2.0, 2), (np.inf, 2)])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_scan_matches_dense_scan(p_x, p_y, k, backend):
+    rng = np.random.default_rng(7)
+    X = rng.random((230, 3))
+    U = 0.3 * rng.standard_normal((230, k)) + X[:, :1]
+    L = 1.0
+    E = _dense_excess(X, U, L, p_x, p_y)
+    res = scan_pairs(X, U, L, p_x=p_x, p_y=p_y, per_point=3, threshold=0.01, leaf_size=16, backend=backend)
+    assert res.max_excess == pytest.approx(max(0.0, E.max()), rel=1e-12, abs=1e-14)
+    Et = np.where(E > 0.01, E, -np.inf)
+    want = set()
+    for i, row in enumerate(np.argsort(-Et, axis=1)[:, :3]):
+        want |= {(min(i, j), max(i, j)) for j in row if np.isfinite(Et[i, j])}
+    assert set(zip(res.i.tolist(), res.j.tolist())) == want
+    np.testing.assert_allclose(res.excess, E[res.i, res.j], rtol=1e-12, atol=1e-14)
+    assert np.all(np.diff(res.excess) <= 0)
+
+
+def test_torch_cpu_backend_agrees_with_numba():
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    X = rng.random((150, 2))
+    U = rng.standard_normal((150, 2))
+    a = scan_pairs(X, U, 2.0, per_point=2, threshold=0.05, backend="numba")
+    b = scan_pairs(X, U, 2.0, per_point=2, threshold=0.05, backend="torch")
+    assert a.max_excess == pytest.approx(b.max_excess, rel=1e-12)
+    assert set(zip(a.i.tolist(), a.j.tolist())) == set(zip(b.i.tolist(), b.j.tolist()))
+
+
+def test_scan_prunes_a_lipschitz_function():
+    """A 1-Lipschitz ramp tested with L = 1 has no violation; most block pairs must be pruned."""
+    rng = np.random.default_rng(0)
+    X = rng.random((4000, 2))
+    U = np.clip(X[:, :1] - 0.5, -0.1, 0.1)
+    res = scan_pairs(X, U, 1.0, backend="numba")
+    assert res.max_excess == 0.0
+    assert res.pruned_fraction > 0.5
+
+
+def test_violation_scan_equals_dense_definition():
+    rng = np.random.default_rng(1)
+    X = rng.random((120, 3))
+    U = rng.standard_normal((120, 1))
+    L = 0.7
+    E = _dense_excess(X, U, L, 2.0, 2.0)
+    want = max(0.0, E.max()) / relative_violation_scale(L, U, X)
+    assert violation_scan(X, U, L) == pytest.approx(want, rel=1e-12)
+
+
+def test_scan_handles_duplicate_points():
+    X = np.zeros((5, 2))
+    U = np.arange(5.0)[:, None]
+    assert scan_pairs(X, U, 3.0).max_excess == pytest.approx(4.0, rel=1e-15)
+
+
+def test_block_partition_is_a_permutation_of_compact_leaves():
+    X = np.random.default_rng(2).random((1000, 3))
+    order, starts = block_partition(X, 64)
+    np.testing.assert_array_equal(np.sort(order), np.arange(1000))
+    assert starts[0] == 0 and starts[-1] == 1000
+    assert np.diff(starts).max() <= 64
+
+
+def test_scan_rejects_unknown_backend():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        scan_pairs(np.zeros((3, 1)), np.zeros((3, 1)), 1.0, backend="gpu")
+
+
+@given(seed=st.integers(0, 10_000), L=st.floats(0.0, 5.0), p_x=st.sampled_from(NORMS))
+def test_property_scan_is_exact(seed, L, p_x):
+    """Property: the pruned scan equals the dense maximum excess (exactness of the block bound)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 120))
+    X = rng.random((n, 2))
+    U = rng.standard_normal((n, 1))
+    E = _dense_excess(X, U, L, p_x, 2.0)
+    got = scan_pairs(X, U, L, p_x=p_x, leaf_size=8).max_excess
+    assert got == pytest.approx(max(0.0, E.max()), rel=1e-12, abs=1e-15)
+
+
+# ---------------------------------------------------------------- the solver
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+@pytest.mark.parametrize("p_x", NORMS)
+def test_cutting_plane_matches_reference_scalar(loss, p_x):
+    X, y = _instance(11)
+    ref = lipschitz_regression(X, y, lam=0.05, loss=loss, p_x=p_x, method="pairs")
+    cp = lipschitz_regression(X, y, lam=0.05, loss=loss, p_x=p_x, method="cutting-plane")
+    np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
+    np.testing.assert_allclose(cp.lipschitz, ref.lipschitz, rtol=1e-5)
+    assert cp.max_violation <= 1e-6
+    assert cp.n_pairs < X.shape[0] * (X.shape[0] - 1) // 2
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+@pytest.mark.parametrize("p_y", [2.0, np.inf])
+def test_cutting_plane_matches_reference_vector(loss, p_y):
+    X, y = _instance(12, n=70, k=2)
+    ref = lipschitz_regression(X, y, lam=0.05, loss=loss, p_y=p_y, method="pairs")
+    cp = lipschitz_regression(X, y, lam=0.05, loss=loss, p_y=p_y, method="cutting-plane")
+    np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
+    assert cp.max_violation <= 1e-6
+    if loss == "squared":
+        np.testing.assert_allclose(cp.values, ref.values, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["huber", "cross_entropy"])
+def test_cutting_plane_falls_back_to_cvxpy_for_other_losses(loss):
+    rng = np.random.default_rng(5)
+    X = rng.random((40, 2))
+    y = rng.random(40) if loss == "huber" else np.eye(2)[(X[:, 0] > 0.5).astype(int)]
+    ref = lipschitz_regression(X, y, lam=0.05, loss=loss, method="pairs")
+    cp = lipschitz_regression(X, y, lam=0.05, loss=loss, method="cutting-plane")
+    assert cp.info["subproblem"] == "cvxpy"
+    np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
+
+
+def test_one_dimensional_inputs_use_adjacent_pairs_once():
+    rng = np.random.default_rng(4)
+    x = rng.random(400)
+    y = np.sign(x - 0.5)
+    res = lipschitz_regression(x, y, lam=0.01, method="cutting-plane")
+    assert res.info["rounds"] == 1 and res.n_pairs == 399
+    assert res.max_violation <= 1e-7
+
+
+def test_auto_uses_cutting_plane_above_threshold_and_certifies():
+    X, y = _instance(6, n=400, d=3)
+    res = lipschitz_regression(X, y, lam=0.02)
+    assert res.method == "cutting-plane"
+    assert res.max_violation <= 1e-6
+    assert res.info["violation_per_round"][-1] <= res.info["viol_tol"]
+
+
+def test_cutting_plane_verbose_bar_runs(capsys):
+    X, y = _instance(8, n=60)
+    lipschitz_regression(X, y, lam=0.05, method="cutting-plane", verbose=True)
+    assert "cutting-plane" in capsys.readouterr().err
+
+
+def test_knn_pairs_are_unique_and_ordered():
+    X = np.random.default_rng(0).random((50, 2))
+    i, j = knn_pairs(X, 5, 2.0)
+    assert np.all(i < j)
+    assert len(np.unique(i * 50 + j)) == len(i)
+
+
+def test_max_rounds_reports_non_convergence():
+    X, y = _instance(9, n=120)
+    w = np.full(120, 1 / 120)
+    from lipconv.losses import get_loss
+
+    _, _, status, _, info = solve_cutting_plane(
+        X, y[:, None], w, get_loss("squared"), 0.05, p_x=2.0, p_y=2.0, solver="CLARABEL",
+        tol=1e-8, verbose=False, k_init=2, per_point=1, max_rounds=1,
+    )
+    assert status == "max_rounds" and info["rounds"] == 1
+
+
+@pytest.mark.slow
+def test_cutting_plane_thousand_points_matches_reference():
+    """All-pairs reference at n = 1,000 (minutes) against the cutting plane."""
+    X, y = _instance(10, n=1000, d=3)
+    ref = lipschitz_regression(X, y, lam=0.02, method="pairs")
+    cp = lipschitz_regression(X, y, lam=0.02, method="cutting-plane")
+    np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)

@@ -1,0 +1,290 @@
+"""Tests of lipconv.rates: slope fits on synthetic power laws, verdicts, metrics, resume, bad configs."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lipconv.discrepancy import discrepancy_bound
+from lipconv.losses import get_loss
+from lipconv.rates import (
+    COLUMNS, METHOD_RUNNERS, SweepConfig, error_metrics, fit_rate, fit_slope, make_problem, plan_runs,
+    read_results, run_sweep, theorem_bounds, theorem_exponents,
+)
+
+NS = np.array([64, 128, 256, 512, 1024, 2048, 4096])
+
+
+def _synthetic(slope, *, seeds=20, noise=0.3, A=2.0, rng=0):
+    gen = np.random.default_rng(rng)
+    n = np.repeat(NS, seeds)
+    return n, A * n**slope * gen.lognormal(0.0, noise, size=n.size)
+
+
+# --- fitters ------------------------------------------------------------------------------------
+
+
+@given(st.floats(-2.0, 2.0), st.floats(1e-3, 1e3))
+def test_property_exact_power_law_slope_recovered(b, A):
+    """Property: fit_slope (the fitter behind the Lemma 4.10 / Theorem 4.8 verdicts) returns the
+    exponent of an exact power law A n^b, with a degenerate interval and constant local slopes."""
+    n = np.repeat(NS, 3)
+    fit = fit_slope(n, A * n.astype(float) ** b, n_boot=50)
+    np.testing.assert_allclose(fit.slope, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose([fit.ci_low, fit.ci_high], [b, b], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.local_slopes, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(fit.intercept, np.log(A) + np.log(1.0), rtol=0, atol=1e-8 * (1 + abs(np.log(A))))
+
+
+@pytest.mark.parametrize("slope", [-1.0, -0.5, -1 / 3])
+def test_noisy_power_law_ci_covers_true_slope(slope):
+    hits = 0
+    for rng in range(20):
+        n, e = _synthetic(slope, rng=rng)
+        fit = fit_slope(n, e, n_boot=400, seed=rng)
+        hits += fit.contains(slope)
+        # Mean of a lognormal: A e^{s^2/2} n^b, so the intercept is known too.
+        assert abs(fit.slope - slope) < 0.15
+    # 95 % intervals: at least 15 of 20 cover (binomial(20, 0.95) >= 15 with prob. > 0.999).
+    assert hits >= 15
+
+
+def test_noisy_power_law_ci_excludes_wrong_slope():
+    n, e = _synthetic(-0.5, seeds=30, noise=0.2)
+    fit = fit_slope(n, e, n_boot=500)
+    assert not fit.contains(-1 / 3) and not fit.contains(-1.0)
+    assert fit.ci_low < fit.slope < fit.ci_high
+
+
+def test_stratified_bootstrap_keeps_per_n_counts():
+    n, e = _synthetic(-0.5, seeds=5)
+    fit = fit_slope(n, e, n_boot=100)
+    np.testing.assert_array_equal(fit.counts, np.full(NS.size, 5))
+    np.testing.assert_array_equal(fit.n_values, NS)
+    assert np.all(fit.mean_ci[:, 0] <= fit.means) and np.all(fit.means <= fit.mean_ci[:, 1])
+
+
+def test_fit_slope_bad_inputs():
+    with pytest.raises(ValueError, match="at least 2 distinct values"):
+        fit_slope([10, 10, 10], [1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="same length"):
+        fit_slope([10, 20], [1.0])
+    with pytest.raises(ValueError, match="positive mean at every n"):
+        fit_slope([10, 20], [1.0, 0.0])
+    with pytest.raises(ValueError, match="errors must be finite"):
+        fit_slope([10, 20], [1.0, np.nan])
+    with pytest.raises(ValueError, match="level must be in"):
+        fit_slope([10, 20], [1.0, 0.5], level=1.5)
+
+
+def _table(m, slope, bound_scale, *, seeds=15, rng=0):
+    n, e = _synthetic(slope, seeds=seeds, rng=rng, A=0.3)
+    base = dict(manifold="cube", m=m, d=m, density="uniform", lam=0.02, loss="squared", label="ramp",
+                method="convex", status="ok")
+    df = pd.DataFrame({**base, "n": n, "w1": e})
+    df["bound_w1"] = bound_scale(n)
+    return df
+
+
+def test_fit_rate_verdict_for_sharp_w1():
+    df = _table(1, -0.5, lambda n: discrepancy_bound(n, 1))
+    row = fit_rate(df, n_boot=500).iloc[0]
+    assert row["theorem"] == "Lemma 4.10"
+    assert row["theory_exponent"] == pytest.approx(-1 / 3) and row["sharp_exponent"] == pytest.approx(-0.5)
+    assert row["ci_contains_sharp"] and not row["ci_contains_theory"]
+    assert row["below_bound"] and row["non_increasing"] and row["ratio_slope"] < 0
+
+
+def test_fit_rate_flags_an_increasing_ratio_and_an_exceeded_bound():
+    # Error decays like n^-0.5 but the "bound" decays like n^-1 from below the error.
+    df = _table(2, -0.5, lambda n: 0.01 * n.astype(float) ** -1.0)
+    row = fit_rate(df, n_boot=300).iloc[0]
+    assert not row["non_increasing"] and not row["below_bound"] and row["ratio_slope"] > 0
+
+
+def test_fit_rate_leaves_out_failed_rows_and_notes_unfittable():
+    df = _table(1, -0.5, lambda n: discrepancy_bound(n, 1))
+    df.loc[df["n"] == 64, "status"] = "failed"
+    df.loc[df["n"] == 64, "w1"] = np.nan
+    row = fit_rate(df, n_boot=50).iloc[0]
+    assert row["n_min"] == 128
+    one_n = df[df["n"] == 128]
+    assert fit_rate(one_n, n_boot=50).iloc[0]["note"].startswith("no fit")
+    with pytest.raises(ValueError, match="empty table"):
+        fit_rate(df.iloc[:0])
+
+
+def test_theorem_exponents():
+    assert theorem_exponents("w1", 3) == pytest.approx((-0.2, -1 / 3))
+    assert theorem_exponents("l2sq", 2) == pytest.approx((-0.25, -0.5))
+    assert theorem_exponents("linf", 1) == pytest.approx((-1 / 9, -1 / 6))
+    assert all(np.isnan(theorem_exponents("gap_Jn", 1)))
+
+
+# --- metrics and references ---------------------------------------------------------------------
+
+
+def test_error_metrics_closed_form():
+    w = np.array([0.25, 0.25, 0.5])
+    ref = np.array([0.0, 1.0, -1.0])
+    pred = ref + np.array([0.1, -0.2, 0.0])
+    y = np.array([0.0, 1.0, -0.5])
+    out = error_metrics(pred, ref, y, w, loss=get_loss("squared"), lam=0.1, lipschitz=2.0, J_n=0.5,
+                        J_ref=0.4, J_ref_quad=0.45)
+    np.testing.assert_allclose(out["l2sq"], 0.25 * 0.01 + 0.25 * 0.04, rtol=1e-14)
+    np.testing.assert_allclose(out["linf"], 0.2, rtol=1e-14)
+    J_un = 0.25 * 0.01 + 0.25 * 0.04 + 0.5 * 0.25 + 0.1 * 2.0
+    np.testing.assert_allclose(out["J_un"], J_un, rtol=1e-14)
+    np.testing.assert_allclose(out["excess_J"], J_un - 0.45, rtol=1e-14)
+    np.testing.assert_allclose(out["gap_Jn"], 0.1, rtol=1e-12)
+    with pytest.raises(ValueError, match="same shape"):
+        error_metrics(pred[:2], ref, y, w, loss=get_loss("squared"), lam=0.1, lipschitz=1.0, J_n=0, J_ref=0,
+                      J_ref_quad=0)
+
+
+def test_theorem_bounds_formulas():
+    b = theorem_bounds(1000, 2, lam=0.05, J_ref=0.1, theta=2.0, lipschitz_diff=3.0)
+    rate = (np.log(1000) / 1000) ** 0.25
+    np.testing.assert_allclose(b["bound_w1"], rate, rtol=1e-14)
+    np.testing.assert_allclose(b["bound_l2sq"], 0.1 / 0.05 * rate, rtol=1e-14)
+    np.testing.assert_allclose(b["bound_linf"], (4 * 9 * 2 * rate) ** 0.25, rtol=1e-14)
+    assert np.isnan(theorem_bounds(100, 1, lam=0.1, J_ref=1, theta=0.0, lipschitz_diff=1)["bound_l2sq"])
+
+
+def test_exact_reference_problem_is_consistent():
+    prob = make_problem("cube", 2, label="ramp", lam=0.02, n_error=400)
+    assert prob.ref_kind == "exact" and prob.theta == 2.0
+    # The quadrature value of J at u^lambda approaches the exact J* (midpoint rule, 20 x 20 grid).
+    np.testing.assert_allclose(prob.J_ref_quad, prob.J_ref, rtol=2e-2)
+    np.testing.assert_allclose(prob.weights.sum(), 1.0, rtol=1e-12)
+
+
+# --- sweep: bad configurations, resume ----------------------------------------------------------
+
+
+def test_bad_configurations_raise_clear_errors(tmp_path):
+    out = str(tmp_path / "r.csv")
+    with pytest.raises(ValueError, match="manifold must be one of .* got 'klein'"):
+        SweepConfig(manifolds=("klein",), output=out)
+    with pytest.raises(ValueError, match="n must be an integer >= 2, got 1"):
+        SweepConfig(ns=(1, 8), output=out)
+    with pytest.raises(ValueError, match="ns must not be empty"):
+        SweepConfig(ns=(), output=out)
+    with pytest.raises(ValueError, match="seeds must not be empty"):
+        SweepConfig(seeds=(), output=out)
+    with pytest.raises(ValueError, match="method must be one of"):
+        SweepConfig(methods=("magic",), output=out)
+    with pytest.raises(ValueError, match="label must be one of"):
+        SweepConfig(labels=("zigzag",), output=out)
+    with pytest.raises(ValueError, match="lam must be finite and > 0"):
+        SweepConfig(lams=(-1.0,), output=out)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        SweepConfig(backend="mpi", output=out)
+    with pytest.raises(ValueError, match="n_caps keys must be among"):
+        SweepConfig(n_caps={"sphere": 10}, output=out)
+    with pytest.raises(ValueError, match="the sweep has no run"):
+        SweepConfig(ns=(64,), n_caps={"cube:m=1": 32}, output=out)
+
+
+def test_dask_backend_without_dask_is_a_clear_error(tmp_path):
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="backend 'dask' needs dask.distributed"):
+            SweepConfig(backend="dask", output=str(tmp_path / "r.csv"))
+    else:
+        assert SweepConfig(backend="dask", output=str(tmp_path / "r.csv")).backend == "dask"
+
+
+def test_method_registry_plugs_in_a_runner(tmp_path):
+    calls = []
+
+    def constant_runner(X, y, *, lam, loss, seed):
+        calls.append(seed)
+        return METHOD_RUNNERS["convex"](X, y, lam=lam, loss=loss, seed=seed)
+
+    METHOD_RUNNERS["test-constant"] = constant_runner
+    try:
+        cfg = SweepConfig(ns=(8, 16), seeds=(0, 1), methods=("test-constant",), n_error=64,
+                          output=str(tmp_path / "r.csv"), backend="sequential", progress=False)
+        df = run_sweep(cfg)
+    finally:
+        del METHOD_RUNNERS["test-constant"]
+    assert sorted(calls) == [0, 0, 1, 1] and set(df["method"]) == {"test-constant"}
+    assert (df["status"] == "ok").all()
+
+
+def test_sweep_rows_are_tidy_and_reproducible(tmp_path):
+    kw = dict(ms=(1,), ns=(16, 32), seeds=(0, 1, 2), n_error=128, backend="sequential", progress=False)
+    a = run_sweep(SweepConfig(output=str(tmp_path / "a.csv"), **kw))
+    b = run_sweep(SweepConfig(output=str(tmp_path / "b.csv"), n_jobs=2, **{**kw, "backend": "threading"}))
+    assert list(a.columns) == list(COLUMNS) and len(a) == 6 and a["run_key"].is_unique
+    key = ["n", "seed"]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    np.testing.assert_allclose(a["w1"], b["w1"], rtol=1e-12)
+    np.testing.assert_allclose(a["l2sq"], b["l2sq"], rtol=1e-6, atol=1e-12)
+    assert (a["l2sq"] <= a["bound_l2sq"]).all()
+
+
+def test_partial_last_line_is_dropped_and_redone(tmp_path):
+    out = str(tmp_path / "r.csv")
+    cfg = SweepConfig(ns=(8, 16), seeds=(0, 1), n_error=64, output=out, backend="sequential", progress=False)
+    run_sweep(cfg)
+    with open(out) as fh:
+        lines = fh.readlines()
+    # Simulate a kill while the last row was being written.
+    with open(out, "w") as fh:
+        fh.writelines(lines[:-1])
+        fh.write(lines[-1][: len(lines[-1]) // 2])
+    df = run_sweep(cfg)
+    assert len(df) == 4 and df["run_key"].is_unique
+    assert set(df["run_key"]) == {r["run_key"] for r in plan_runs(cfg)}
+
+
+def test_foreign_csv_is_refused(tmp_path):
+    out = tmp_path / "r.csv"
+    out.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a sweep CSV"):
+        run_sweep(SweepConfig(ns=(8, 16), seeds=(0,), output=str(out), progress=False))
+
+
+def test_resume_after_kill_mid_sweep(tmp_path):
+    """Kill a sweep process while it runs, rerun: every planned row exactly once."""
+    out = str(tmp_path / "r.csv")
+    script = textwrap.dedent(f"""
+        from lipconv.rates import SweepConfig, run_sweep
+        cfg = SweepConfig(ns=(8, 16, 32, 64), seeds=tuple(range(40)), n_error=64, output={out!r},
+                          backend="sequential", progress=False)
+        run_sweep(cfg)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.time() + 120
+    rows = 0
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(out):
+            with open(out) as fh:
+                rows = sum(1 for _ in fh) - 1
+            if rows >= 5:
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = read_results(out)
+    assert 5 <= len(before) < 160, "the sweep was not interrupted mid-way"
+    cfg = SweepConfig(ns=(8, 16, 32, 64), seeds=tuple(range(40)), n_error=64, output=out,
+                      backend="sequential", progress=False)
+    after = run_sweep(cfg)
+    assert len(after) == 160 and after["run_key"].is_unique
+    assert set(after["run_key"]) == {r["run_key"] for r in plan_runs(cfg)}
+    # Rows finished before the kill are kept, not redone.
+    kept = after.set_index("run_key").loc[before["run_key"], "run_time"].to_numpy()
+    np.testing.assert_array_equal(kept, before["run_time"].to_numpy())
