@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = (
     "manifolds", "losses", "norms", "solvers", "extension", "continuum",
-    "discrepancy", "rates", "neural", "nn", "plotting",
+    "discrepancy", "rates", "neural", "nn", "plotting", "datasets",
 )
 _TOP_LEVEL = {
     "lipschitz_regression": "solvers",

@@ -253,7 +253,7 @@ def jacobian_operator_norm(model, x, *, p="L2", q="L2", iters: int = 20, alpha: 
 
 
 def _jacobian_iteration(model, x, *, p, q, iters, alpha, v0, seed) -> JacobianNormResult:
-    """:func:`jacobian_operator_norm` with ``norms`` left differentiable in the model parameters.
+    r""":func:`jacobian_operator_norm` with ``norms`` left differentiable in the model parameters.
 
     ``lipconv.norms.operator_norm_iteration`` runs its loop without gradients and evaluates the final
     ``||J v||_q`` outside it; with a jvp as ``matvec`` that value carries the parameter gradient

@@ -16,14 +16,8 @@ must have
 and may have ``method`` (str), ``max_violation`` (float) and ``solve_time`` (float), which are
 recorded when present. :class:`lipconv.solvers.LipschitzResult` qualifies.
 
-To add a method, add one entry to :data:`METHOD_RUNNERS` in this module, e.g. for the neural
-approximator (lipconv.neural)::
-
-    def _neural_runner(X, y, *, lam, loss, seed=None):
-        from ..neural import fit_neural   # imported lazily: torch stays out of `import lipconv`
-        return fit_neural(X, y, lam=lam, loss=loss, seed=seed)
-
-    METHOD_RUNNERS["neural"] = _neural_runner
+To add a method, add one entry to :data:`METHOD_RUNNERS` in this module, as ``"neural"`` is
+added below (a module-level function that imports its backend lazily).
 
 ``run_sweep`` and ``studies/rates.py --method neural`` then accept the name. The runner is resolved
 in the parent process and sent to the workers by reference, so it must be a module-level function.
@@ -63,10 +57,17 @@ def _cutting_plane_runner(X, y, *, lam, loss, seed=None):
     return convex_runner(X, y, lam=lam, loss=loss, seed=seed, method="cutting-plane")
 
 
+def _neural_runner(X, y, *, lam, loss, seed=None):
+    from ..neural import rate_runner  # imported lazily: torch stays out of `import lipconv`
+
+    return rate_runner(X, y, lam=lam, loss=loss, seed=seed)
+
+
 METHOD_RUNNERS: dict[str, Callable] = {
     "convex": convex_runner,
     "pairs": _pairs_runner,
     "cutting-plane": _cutting_plane_runner,
+    "neural": _neural_runner,
 }
 
 
