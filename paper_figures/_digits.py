@@ -16,6 +16,23 @@ ATTACK_EPS = 0.5  # L2 radius of PGD training and of the "error at radius" colum
 # out-of-class distance 1.18, so eps < 0.59 can in principle be survived by every test point)
 
 
+def parse_args(description: str, argv=None):
+    """Parse the options shared by the digits scripts (those of ``_common.parser`` plus --epochs and
+    --eps), prepare the output folder and pin torch to one thread; return ``(args, out)``."""
+    try:
+        from . import _common
+    except ImportError:
+        import _common
+
+    p = _common.parser(description)
+    p.add_argument("--epochs", type=int, default=40, help="training epochs per model (default 40)")
+    p.add_argument("--eps", type=float, default=ATTACK_EPS, help="L2 attack radius (default 0.5)")
+    args = p.parse_args(argv)
+    out = _common.prepare(args)
+    _common.torch_single_thread()
+    return args, out
+
+
 @dataclass(frozen=True)
 class Split:
     x_train: object

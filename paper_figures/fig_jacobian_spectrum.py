@@ -44,12 +44,7 @@ def spectrum_and_alignment(model, x, delta) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv=None) -> dict:
-    p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=40, help="training epochs per model (default 40)")
-    p.add_argument("--eps", type=float, default=_digits.ATTACK_EPS, help="L2 attack radius (default 0.5)")
-    args = p.parse_args(argv)
-    out = _common.prepare(args)
-    _common.torch_single_thread()
+    args, out = _digits.parse_args(__doc__.splitlines()[0], argv)
     import matplotlib.pyplot as plt
 
     import lipconv.nn as lnn

@@ -54,12 +54,7 @@ def _setting(settings: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    p = _common.parser(__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=40, help="training epochs per model (default 40)")
-    p.add_argument("--eps", type=float, default=_digits.ATTACK_EPS, help="L2 attack radius (default 0.5)")
-    args = p.parse_args(argv)
-    out = _common.prepare(args)
-    _common.torch_single_thread()
+    args, out = _digits.parse_args(__doc__.splitlines()[0], argv)
     t0 = time.perf_counter()
     if args.tiny:
         split = _digits.load_split(args.seed, n_train=128, n_test=32)
