@@ -119,13 +119,7 @@ def tv_penalty(model, x, y, *, norm="L2", method: str = "exact", h: float = 1e-3
     loss_fn : callable (logits, y) -> (n,), optional
         Per-sample loss; default softmax cross-entropy.
     """
-    p = parse_norm(norm)
-    _check_method(method)
-    h = check_h(h)
-    check_batch(x, y)
-    with per_sample_mode(model):
-        norms, _ = _gradient_dual_norms(model, x, y, p=p, method=method, h=h, loss_fn=loss_fn)
-    return PenaltyResult(norms.mean(), norms, norms.detach(), {"norm": p, "method": method, "h": h})
+    return _gradient_norm_penalty(model, x, y, norm, method, h, loss_fn, reduce="mean")
 
 
 def lipschitz_penalty(model, x, y, *, norm="L2", method: str = "exact", h: float = 1e-3,
@@ -136,13 +130,19 @@ def lipschitz_penalty(model, x, y, *, norm="L2", method: str = "exact", h: float
     WCAT term of seed 001, eq. (1). Arguments as in :func:`tv_penalty`; ``per_sample`` holds every
     sample's gradient norm and ``value`` their maximum.
     """
+    return _gradient_norm_penalty(model, x, y, norm, method, h, loss_fn, reduce="max")
+
+
+def _gradient_norm_penalty(model, x, y, norm, method, h, loss_fn, *, reduce: str) -> PenaltyResult:
+    """Per-sample dual norms of the input gradient, reduced by their mean (TV) or max (Lipschitz)."""
     p = parse_norm(norm)
     _check_method(method)
     h = check_h(h)
     check_batch(x, y)
     with per_sample_mode(model):
         norms, _ = _gradient_dual_norms(model, x, y, p=p, method=method, h=h, loss_fn=loss_fn)
-    return PenaltyResult(norms.max(), norms, norms.detach(), {"norm": p, "method": method, "h": h})
+    value = norms.mean() if reduce == "mean" else norms.max()
+    return PenaltyResult(value, norms, norms.detach(), {"norm": p, "method": method, "h": h})
 
 
 def fd_gradient_penalty(model, x, y, *, norm="L2", h: float = 1e-2,
