@@ -195,6 +195,45 @@ def test_max_rounds_reports_non_convergence():
     assert status == "max_rounds" and info["rounds"] == 1
 
 
+def _direct(X, y, lam, loss="squared", p_x=2.0, **kw):
+    from lipconv.losses import get_loss
+
+    n = X.shape[0]
+    w = np.full(n, 1.0 / n)
+    lo = get_loss(loss)
+    U, L, status, n_pairs, info = solve_cutting_plane(
+        X, y[:, None], w, lo, lam, p_x=p_x, p_y=2.0, solver="CLARABEL", tol=1e-8, verbose=False, **kw
+    )
+    return float(w @ lo.value(U, y[:, None])) + lam * L, U, L, status, n_pairs, info
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+@pytest.mark.parametrize("p_x", [1.0, np.inf])
+def test_coarse_to_fine_start_matches_reference(loss, p_x):
+    """Forcing two levels (400 points, then the first 100 of a seeded order) changes only the start."""
+    X, y = _instance(13, n=400)
+    ref = lipschitz_regression(X, y, lam=0.05, loss=loss, p_x=p_x, method="pairs")
+    obj, U, L, status, n_pairs, info = _direct(X, y, 0.05, loss=loss, p_x=p_x, coarse_min=40, seed=3)
+    assert status == "optimal"
+    assert [lv["n"] for lv in info["levels"]] == [100, 400] and info["seed"] == 3
+    np.testing.assert_allclose(obj, ref.objective, rtol=1e-6)
+    np.testing.assert_allclose(L, ref.lipschitz, rtol=1e-5)
+    assert violation_scan(X, U, L, p_x=p_x) <= 1e-6
+    if loss == "squared":  # the minimizer is unique: values come back in the caller's order
+        np.testing.assert_allclose(U, ref.values, atol=1e-4)
+
+
+def test_oriented_cuts_and_loose_rounds_end_at_the_target_tolerance():
+    X, y = _instance(14, n=300, d=3)
+    obj, U, L, status, n_pairs, info = _direct(X, y, 0.02, coarsen=0)
+    assert status == "optimal" and info["oriented"]
+    assert info["tolerance_per_round"][0] > 1e-8 and info["tolerance_per_round"][-1] == 1e-8
+    # n_pairs counts unordered pairs; the rows (oriented cuts) can only be as many or more.
+    assert n_pairs <= info["pairs_per_round"][-1]
+    ref = lipschitz_regression(X, y, lam=0.02, method="pairs")
+    np.testing.assert_allclose(obj, ref.objective, rtol=1e-6)
+
+
 @pytest.mark.slow
 def test_cutting_plane_thousand_points_matches_reference():
     """All-pairs reference at n = 1,000 (minutes) against the cutting plane."""

@@ -45,6 +45,11 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     return key // n, key % n
 
 
+def _direct_methods() -> tuple[str, ...]:
+    """Clarabel's direct KKT solvers in this build (qdldl is in every build)."""
+    return ("qdldl",)
+
+
 def _direct_supported(loss, k: int, p_y: float, solver: str) -> bool:
     return solver == "CLARABEL" and loss.name in DIRECT_LOSSES and (k == 1 or p_y in (2.0, np.inf))
 
@@ -94,18 +99,30 @@ class _DirectProgram:
         settings.tol_gap_rel = tol
         settings.tol_feas = tol
         settings.max_iter = 500
+        # "auto" picks faer on large problems; measured at n = 32,768 (245k pair rows) faer took 106 s
+        # where qdldl took 7.2 s for the same solve.
+        if "qdldl" in _direct_methods():
+            settings.direct_solve_method = "qdldl"
         self.settings = settings
+        self.tol = float(tol)
 
     def _unit_row(self, value):
         return sp.csc_matrix(([value], ([0], [self.iL])), shape=(1, self.nvar))
 
-    def _pair_rows(self, i, j, d):
-        """Rows of ``A x + s = 0``: linear pairs ``+-(u_ic - u_jc) - d L <= 0``, or SOC blocks
-        ``(d L, u_i - u_j)``."""
+    def _pair_rows(self, i, j, d, oriented):
+        """Rows of ``A x + s = 0`` for the pairs. Oriented (k = 1): one row ``u_i - u_j - d L <= 0``
+        per pair. Otherwise linear pairs ``+-(u_ic - u_jc) - d L <= 0`` (2 k rows), or SOC blocks
+        ``(d L, u_i - u_j)`` (k + 1 rows)."""
         k, P = self.k, len(i)
         c = np.arange(k)
         ci = (i[:, None] * k + c).reshape(-1)
         cj = (j[:, None] * k + c).reshape(-1)
+        if oriented:
+            r = np.arange(P)
+            rows = np.concatenate([r, r, r])
+            cols = np.concatenate([i, j, np.full(P, self.iL)])
+            vals = np.concatenate([np.ones(P), -np.ones(P), -d])
+            return sp.csc_matrix((vals, (rows, cols)), shape=(P, self.nvar))
         if self.soc:
             # Block r: row (k+1) r holds -d L (s0 = d L), rows (k+1) r + 1 + c hold -(u_ic - u_jc).
             base = (np.arange(P) * (k + 1))[:, None]
@@ -122,13 +139,22 @@ class _DirectProgram:
         vals = np.concatenate([np.ones(m), -np.ones(m), -dk, -np.ones(m), np.ones(m), -dk])
         return sp.csc_matrix((vals, (rows, cols)), shape=(2 * m, self.nvar))
 
-    def solve(self, i, j, d):
+    def solve(self, i, j, d, *, oriented=False, tol=None):
+        """Solve the program restricted to the pairs; returns ``(U, L, status, multipliers)`` with one
+        multiplier per pair (the sum of the duals of its rows; for an SOC block its first entry, the
+        dual norm bound). ``tol`` overrides the gap and feasibility tolerances for this solve."""
         clarabel = self.clarabel
-        Apair = self._pair_rows(i, j, d)
+        if tol is not None:
+            self.settings.tol_gap_abs = self.settings.tol_gap_rel = self.settings.tol_feas = float(tol)
+            # Iterative refinement of the KKT solves only on solves at the target tolerance: a loose
+            # round does not need it (measured at n = 32,768, 245k rows: 7.1 s -> 5.5 s, same L to 1e-11).
+            self.settings.iterative_refinement_enable = float(tol) <= self.tol
+        oriented = bool(oriented) and self.k == 1
+        Apair = self._pair_rows(i, j, d, oriented)
         A = sp.vstack([self.A_fixed, Apair], format="csc")
         b = np.concatenate([self.b_fixed, np.zeros(Apair.shape[0])])
         n_lin = self.A_fixed.shape[0]
-        if self.soc:
+        if self.soc and not oriented:
             cones = [clarabel.NonnegativeConeT(n_lin)] + [clarabel.SecondOrderConeT(self.k + 1)] * len(i)
         else:
             cones = [clarabel.NonnegativeConeT(n_lin + Apair.shape[0])]
@@ -137,14 +163,25 @@ class _DirectProgram:
         status = {"Solved": "optimal", "AlmostSolved": "optimal_inaccurate"}.get(status, status.lower())
         x = np.asarray(sol.x, dtype=float)
         if x.size != self.nvar or not np.all(np.isfinite(x)):
-            return None, None, status
-        return x[: self.n * self.k].reshape(self.n, self.k), max(float(x[self.iL]), 0.0), status
+            return None, None, status, None
+        z = np.asarray(sol.z, dtype=float)[n_lin:]
+        P = len(i)
+        if oriented:
+            mult = z
+        elif self.soc:
+            mult = z[:: self.k + 1]
+        else:
+            mult = z[: P * self.k].reshape(P, self.k).sum(axis=1) + z[P * self.k:].reshape(P, self.k).sum(axis=1)
+        return x[: self.n * self.k].reshape(self.n, self.k), max(float(x[self.iL]), 0.0), status, mult
 
 
-def _near_active(X, U, L, i, j, p_x, p_y, slack):
-    """Mask of the pairs whose constraint is within ``slack`` (relative to L d_ij) of being tight."""
+def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
+    """Mask of the pairs whose constraint is within ``slack`` (relative to L d_ij) of being tight;
+    ``oriented``: the row ``u_i - u_j <= L d_ij`` of scalar outputs."""
     du = U[i] - U[j]
-    if p_y == 1.0:
+    if oriented:
+        nu = du[:, 0]
+    elif p_y == 1.0:
         nu = np.abs(du).sum(axis=1)
     elif p_y == 2.0:
         nu = np.sqrt((du * du).sum(axis=1))
@@ -153,9 +190,121 @@ def _near_active(X, U, L, i, j, p_x, p_y, slack):
     return nu >= (1.0 - slack) * L * pair_distances(X, i, j, p=p_x)
 
 
+def _solve_level(
+    X, Y, w, loss, lam, init, *, p_x, p_y, solver, tol, viol_tol, per_point, max_rounds, backend,
+    leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None,
+):
+    """The cutting-plane loop on one point set, from the initial pairs ``init = (i, j)`` (both
+    orientations are used where cuts are oriented). Returns ``values, L, status, keys, mult, info``
+    with the final pair keys ``a n + b`` and their multipliers (None on the cvxpy path)."""
+    n, k = Y.shape
+    direct = _direct_supported(loss, k, p_y, solver)
+    program = _DirectProgram(Y, w, loss, lam, p_y=p_y, tol=tol) if direct else None
+    # Oriented cuts (scalar outputs on the direct path): the pair (a, b) stands for the single row
+    # u_a - u_b <= L d_ab, the only one of the two that a violation can make active.
+    oriented = direct and k == 1
+
+    def subproblem(a, b, round_tol):
+        if direct:
+            return program.solve(a, b, pair_distances(X, a, b, p=p_x), oriented=oriented, tol=round_tol)
+        return (*solve_pair_program(X, Y, w, loss, lam, a, b, p_x=p_x, p_y=p_y, solver=solver, tol=tol), None)
+
+    exact_graph = X.shape[1] == 1
+    (i, j), (ci, cj) = ((np.asarray(v, dtype=np.int64) for v in pair) for pair in init)
+    if oriented:
+        # Both orientations of the graph until a solution tells which one can be active, or the one
+        # that a coarse estimate u0 (when given) says is steeper; ties keep both.
+        if u0 is not None:
+            du = u0[i] - u0[j]
+            keep_ij, keep_ji = du >= 0, du <= 0
+            i, j = np.concatenate([i[keep_ij], j[keep_ji], ci]), np.concatenate([j[keep_ij], i[keep_ji], cj])
+        else:
+            i, j = np.concatenate([i, j, ci]), np.concatenate([j, i, cj])
+    else:
+        i, j = np.concatenate([i, ci]), np.concatenate([j, cj])
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    keep = i != j
+    keys = np.unique(i[keep] * n + j[keep])
+    i, j = keys // n, keys % n
+    info = dict(
+        n=int(n), rounds=0, pairs_per_round=[], violation_per_round=[], subproblem_times=[], oracle_time=0.0,
+        subproblem_time=0.0, subproblem="clarabel-direct" if direct else "cvxpy", oriented=oriented,
+        backend=backend, dropped=False,
+    )
+    values, L, status, mult = None, None, "not_started", None
+    dropping = drop is not None and loss.theta > 0
+    last_objective, stalls = -np.inf, 0
+    # Early rounds only need the relaxed solution to about the size of the violations they expose:
+    # solve to round_tol = clip(loose * worst violation, tol, loose_max); the loop never stops on a
+    # loose solve (it tightens to tol and re-solves first).
+    loose = loose if direct and not exact_graph else 0.0  # cvxpy and exact graphs: always at tol
+    round_tol = max(tol, loose_max) if loose else tol
+    info["tolerance_per_round"] = []
+    for _ in range(max_rounds):
+        t0 = time.perf_counter()
+        values, L, status, mult = subproblem(i, j, round_tol)
+        info["tolerance_per_round"].append(round_tol)
+        info["subproblem_times"].append(time.perf_counter() - t0)
+        info["subproblem_time"] += info["subproblem_times"][-1]
+        info["rounds"] += 1
+        info["pairs_per_round"].append(int(len(i)))
+        if values is None or status not in ("optimal", "optimal_inaccurate"):
+            return values, L, status, keys, mult, info
+        if exact_graph:
+            info["violation_per_round"].append(0.0)
+            break
+        t0 = time.perf_counter()
+        scale = relative_violation_scale(L, values, X)
+        scan = scan_pairs(
+            X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol * scale,
+            leaf_size=leaf_size, backend=backend,
+        )
+        info["oracle_time"] += time.perf_counter() - t0
+        info["backend"] = scan.backend
+        worst = scan.max_excess / scale
+        info["violation_per_round"].append(worst)
+        a, b = scan.i, scan.j
+        if oriented:  # the violated row is u_a - u_b <= L d with u_a > u_b
+            flip = values[a, 0] < values[b, 0]
+            a, b = np.where(flip, b, a), np.where(flip, a, b)
+        new = a * n + b
+        new = new[~np.isin(new, keys)]
+        bar.update(1)
+        bar.set_postfix(level=label, pairs=len(i), L=f"{L:.6g}", viol=f"{worst:.2e}", new=len(new))
+        if len(new) == 0:
+            if round_tol <= tol:
+                break
+            round_tol = tol  # converged on a loose solve: confirm at the target tolerance
+            continue
+        if loose:
+            round_tol = float(np.clip(loose * worst, tol, max(tol, loose_max)))
+        objective = float(w @ loss.value(values, Y)) + lam * L
+        # Dropping inactive pairs keeps the relaxed optimum (their multipliers are 0), so the relaxed
+        # objective still cannot decrease; with a strictly convex loss the minimizer is unique and the
+        # loop cannot cycle. As a guard against solver noise, stop dropping after 3 rounds in a row in
+        # which the objective did not increase.
+        stalls = 0 if objective > last_objective * (1.0 + 1e-12) else stalls + 1
+        dropping = dropping and stalls < 3
+        last_objective = max(objective, last_objective)
+        if dropping:
+            if mult is not None:
+                keep = mult > drop * max(float(mult.max()), np.finfo(float).tiny)
+                if keep_slack:
+                    keep |= _near_active(X, values, L, i, j, p_x, p_y, keep_slack * worst, oriented=oriented)
+                keys = keys[keep]
+            else:
+                keys = keys[_near_active(X, values, L, i, j, p_x, p_y, drop)]
+        info["dropped"] = dropping
+        keys = np.union1d(keys, new)
+        i, j = keys // n, keys % n
+    else:
+        status = "max_rounds"
+    return values, L, status, keys, mult, info
+
+
 def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
-    max_rounds=100, backend="auto", leaf_size=64, drop_slack=1e-3,
+    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048, seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -166,18 +315,30 @@ def solve_cutting_plane(
     partners not yet in the set, and repeat until none is left above ``viol_tol`` (relative to L, as
     in :func:`~lipconv.solvers.violation_scan`).
 
+    Coarse-to-fine start. Most rounds of a cold start are spent discovering the long pairs that carry
+    the global slope (a kNN path is longer than the straight segment, so the first relaxations are
+    too steep by the graph's stretch). For n >= ``coarsen * coarse_min`` the points are first put in a
+    seeded random order; the problem on the first ``n / coarsen`` of them (with renormalized weights,
+    solved the same way, recursively) gives active pairs that are also pairs of the full set, and the
+    full problem starts from those plus its kNN graph. This only changes the starting set: the
+    stopping rule and the certificate are those of the cold start. Measured on FlatCube(2, 3),
+    lam = 0.01: see ``benchmarks/solver_scaling.py``.
+
     The subproblem. For the squared loss (a QP) and the absolute loss (an LP), with scalar outputs or
     :math:`p_y \in \{2, \infty\}`, the restricted program is handed to Clarabel directly in its
     standard form (:class:`_DirectProgram`), without cvxpy: the objective and loss rows are built
-    once, the pair rows are appended from arrays each round. We chose the interior-point solver over a
-    warm-started first-order method because the certificate asks for the reference's accuracy
-    (objective to 1e-6 relative): measured on n = 10,000 (46k pairs) Clarabel reaches 1e-8 in 3.7 s,
-    OSQP needed 17 s for 1e-5 and 88 s for 1e-7. An interior-point method gains nothing from a primal
-    warm start, so the warm start between rounds is the active set itself: each round re-solves only
-    the previous pairs plus the new cuts. All other cases (huber, cross-entropy, vector outputs with
-    :math:`p_y = 1`, a solver other than Clarabel) use the same loop with the cvxpy program of the
-    reference (:func:`~lipconv.solvers._pairs.solve_pair_program`) rebuilt on the active pairs each
-    round: exact, only slower.
+    once, the pair rows are appended from arrays each round. For scalar outputs each cut is oriented:
+    one row :math:`u_a - u_b \le L d_{ab}` (the side the oracle found violated) instead of two, which
+    halves the constraint rows and, at n = 16,384, cut one solve from 5.1 s (46 interior-point
+    iterations) to 2.0 s (33). We chose the interior-point solver over a warm-started first-order
+    method because the certificate asks for the reference's accuracy (objective to 1e-6 relative):
+    measured on n = 10,000 (46k pairs) Clarabel reaches 1e-8 in 3.7 s, OSQP needed 17 s for 1e-5 and
+    88 s for 1e-7. An interior-point method gains nothing from a primal warm start, so the warm start
+    between rounds is the active set itself: each round re-solves only the active pairs plus the new
+    cuts. All other cases (huber, cross-entropy, vector outputs with :math:`p_y = 1`, a solver other
+    than Clarabel) use the same loop with the cvxpy program of the reference
+    (:func:`~lipconv.solvers._pairs.solve_pair_program`) rebuilt on the active pairs each round:
+    exact, only slower.
 
     Parameters
     ----------
@@ -193,7 +354,7 @@ def solve_cutting_plane(
     tol : float
         Solver tolerance (gap and feasibility).
     verbose : bool
-        A tqdm bar showing rounds, pairs, L and the worst violation.
+        A tqdm bar showing level, rounds, pairs, L and the worst violation.
     k_init : int
         Neighbours of the initial graph.
     per_point : int
@@ -202,11 +363,18 @@ def solve_cutting_plane(
         Stopping tolerance on the relative violation (default ``max(10 tol, 1e-9)``: the subproblem is
         itself only feasible to about ``tol``).
     max_rounds : int
-    drop_slack : float or None
-        For strictly convex losses (theta > 0), pairs whose constraint has relative slack above
-        ``drop_slack`` are dropped from the active set before the new cuts are added; this keeps the
-        subproblem near the ~1 active pair per point of the optimum (measured: 18 s -> 5 s at n = 3,000).
-        None disables it; it is never used for the absolute loss, whose LP optimum may be non-unique.
+        Rounds per level.
+    drop : float or None
+        For strictly convex losses (theta > 0), pairs that are inactive in the last solve are dropped
+        before the new cuts are added, which keeps the subproblem near the ~1 active pair per point of
+        the optimum. Inactive means a multiplier at most ``drop`` times the largest on the direct path,
+        a relative slack above ``drop`` on the cvxpy path. None disables it; it is never used for the
+        absolute loss, whose LP optimum may be non-unique.
+    coarsen, coarse_min : int
+        Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
+        ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
+    seed : int
+        Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
         Oracle backend.
     leaf_size : int
@@ -221,78 +389,72 @@ def solve_cutting_plane(
     n_pairs : int
         Pairs in the final restricted program.
     info : dict
-        rounds, pairs_per_round, violation_per_round (relative), oracle_time, subproblem_time,
-        subproblem ("clarabel-direct" or "cvxpy"), backend, k_init, per_point, viol_tol,
-        dropped (whether slack pairs were dropped in the last round).
+        For the full level: rounds, pairs_per_round, violation_per_round (relative), oracle_time,
+        subproblem_time, subproblem_times, tolerance_per_round, subproblem ("clarabel-direct" or
+        "cvxpy"), oriented, backend, dropped (pairs_per_round counts oriented cuts); and
+        k_init, per_point, viol_tol, seed, and ``levels`` (one dict like the above per level, coarsest
+        first) with the total time of each.
     """
     from tqdm.auto import tqdm
 
     n, k = Y.shape
     viol_tol = max(10.0 * tol, 1e-9) if viol_tol is None else float(viol_tol)
-    direct = _direct_supported(loss, k, p_y, solver)
-    program = _DirectProgram(Y, w, loss, lam, p_y=p_y, tol=tol) if direct else None
-
-    def subproblem(i, j):
-        if direct:
-            return program.solve(i, j, pair_distances(X, i, j, p=p_x))
-        return solve_pair_program(X, Y, w, loss, lam, i, j, p_x=p_x, p_y=p_y, solver=solver, tol=tol)
-
     exact_graph = X.shape[1] == 1
-    i, j = reference_pairs(X) if exact_graph else knn_pairs(X, k_init, p_x)
-    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
-    keys = np.sort(i * n + j)
-    info = dict(
-        rounds=0, pairs_per_round=[], violation_per_round=[], oracle_time=0.0, subproblem_time=0.0,
-        subproblem="clarabel-direct" if direct else "cvxpy", backend=backend, k_init=int(k_init),
-        per_point=int(per_point), viol_tol=viol_tol, dropped=False,
+    sizes = [n]
+    while coarsen and coarsen > 1 and not exact_graph and sizes[-1] >= coarsen * coarse_min:
+        sizes.append(sizes[-1] // coarsen)
+    sizes = sizes[::-1]
+    order = np.random.default_rng(seed).permutation(n) if len(sizes) > 1 else np.arange(n)
+    opts = dict(
+        p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol, per_point=per_point,
+        max_rounds=max_rounds, backend=backend, leaf_size=leaf_size, drop=drop,
+        keep_slack=keep_slack, loose=loose, loose_max=loose_max,
     )
-    values, L, status = None, None, "not_started"
-    dropping = drop_slack is not None and loss.theta > 0
-    last_objective = -np.inf
-    bar = tqdm(total=max_rounds, disable=not verbose, desc="cutting-plane", leave=False)
+    levels = []
+    bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)
+    carried = (np.zeros(0, dtype=np.int64),) * 2
+    u0 = None
     try:
-        for _ in range(max_rounds):
+        for li, m in enumerate(sizes):
             t0 = time.perf_counter()
-            values, L, status = subproblem(i, j)
-            info["subproblem_time"] += time.perf_counter() - t0
-            info["rounds"] += 1
-            info["pairs_per_round"].append(int(len(i)))
-            if values is None or status not in ("optimal", "optimal_inaccurate"):
-                return values, L, status, len(i), info
+            idx = order[:m]
+            Xl, Yl = X[idx], Y[idx]
+            wl = w[idx] / w[idx].sum()
             if exact_graph:
-                info["violation_per_round"].append(0.0)
-                break
-            t0 = time.perf_counter()
-            scale = relative_violation_scale(L, values, X)
-            scan = scan_pairs(
-                X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol * scale,
-                leaf_size=leaf_size, backend=backend,
+                init = (reference_pairs(Xl), carried)
+            elif li == 0 or fine_knn:
+                init = (knn_pairs(Xl, k_init, p_x), carried)
+            else:
+                init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
+            values, L, status, keys, mult, linfo = _solve_level(
+                Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0, **opts
             )
-            info["oracle_time"] += time.perf_counter() - t0
-            info["backend"] = scan.backend
-            worst = scan.max_excess / scale
-            info["violation_per_round"].append(worst)
-            new = scan.i * n + scan.j
-            new = new[~np.isin(new, keys, assume_unique=False)]
-            bar.update(1)
-            bar.set_postfix(pairs=len(i), L=f"{L:.6g}", viol=f"{worst:.2e}", new=len(new))
-            if len(new) == 0:
+            linfo["time"] = time.perf_counter() - t0
+            levels.append(linfo)
+            if values is None or status not in ("optimal", "optimal_inaccurate"):
                 break
-            objective = float(w @ loss.value(values, Y)) + lam * L
-            # Dropping slack pairs keeps the relaxed optimum (their multipliers are 0), so the relaxed
-            # objective still cannot decrease; with a strictly convex loss the minimizer is unique and
-            # the loop cannot cycle. Stop dropping if the objective ever stalls, as a guard.
-            dropping = dropping and objective > last_objective * (1.0 + 1e-12)
-            last_objective = objective
-            if dropping:
-                keys = keys[_near_active(X, values, L, i, j, p_x, p_y, drop_slack)]
-            info["dropped"] = dropping
-            keys = np.union1d(keys, new)
-            i, j = keys // n, keys % n
-        else:
-            return values, L, "max_rounds", len(i), info
+            # Level li's points are the first m of the next level's, so its active pairs carry over.
+            active = keys if mult is None else keys[mult > (drop or 0.0) * max(float(mult.max()), np.finfo(float).tiny)]
+            carried = (active // m, active % m)
+            if li + 1 < len(sizes) and values.shape[1] == 1:
+                # Estimate for the next level's points: the value of the nearest point of this level.
+                nxt = X[order[: sizes[li + 1]]]
+                u0 = values[cKDTree(Xl).query(nxt, k=1, p=p_x)[1], 0]
+                u0[:m] = values[:, 0]
     finally:
         bar.close()
+    info = dict(levels[-1])
+    info.update(k_init=int(k_init), per_point=int(per_point), viol_tol=viol_tol, seed=seed, levels=levels)
+    # Unordered pairs of the final program (an oriented cut and its reverse count once).
+    m = sizes[len(levels) - 1]
+    n_pairs = len(np.unique(np.minimum(keys // m, keys % m) * m + np.maximum(keys // m, keys % m)))
+    if values is not None and len(sizes) > 1:
+        if len(levels) == len(sizes):
+            out = np.empty_like(values)
+            out[order] = values
+            values = out
+        else:  # a coarse level failed: report its status, no values for the full set
+            values = None
     if status == "optimal_inaccurate":
         status = "inaccurate"
-    return values, L, status, len(i), info
+    return values, L, status, n_pairs, info
