@@ -7,7 +7,9 @@ The finite program (DESIGN.md, "The core problem")
     \min_{u \in \mathbb{R}^{n \times k},\, L \ge 0}\ \sum_i w_i\, \ell(u_i, y_i) + \lambda L
     \quad \text{s.t.}\quad \|u_i - u_j\|_{p_y} \le L\, \|x_i - x_j\|_{p_x}\ \ \forall i < j
 
-has n(n-1)/2 constraints, but at the optimum only a few per point are active. The method solves the
+has n(n-1)/2 constraints, but at the optimum only a few per point are active (about 1.8 per point on
+FlatCube(2, 3) at n = 8,192; they are long: median length 0.12, eleven times the point spacing, since
+the multipliers form a transport plan along the rays where u has slope L). The method solves the
 program restricted to an active set of pairs E (a relaxation, so its objective is a lower bound),
 asks an exact oracle for the pairs violated by the relaxed solution among ALL pairs, adds the worst
 ``per_point`` per point, and repeats. It stops when no pair outside E is violated by more than
@@ -370,9 +372,23 @@ def solve_cutting_plane(
         the optimum. Inactive means a multiplier at most ``drop`` times the largest on the direct path,
         a relative slack above ``drop`` on the cvxpy path. None disables it; it is never used for the
         absolute loss, whose LP optimum may be non-unique.
+    keep_slack : float
+        Direct path: an inactive pair is still kept while its relative slack is at most
+        ``keep_slack`` times the round's worst violation (the solution moves by about that much in a
+        round, so such a pair would likely come back as a cut). Measured on FlatCube(2, 3) at
+        n = 8,192 (coarse-to-fine start in both): 22 rounds on the finest level without the band, 11
+        with it.
     coarsen, coarse_min : int
         Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
         ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
+    fine_knn : bool
+        Whether levels after the first also start from their kNN graph (besides the carried pairs).
+        Its cuts are oriented by the coarse solution at the nearest coarse point (ties keep both).
+        Without it the first relaxation of a level leaves most points free and needs more rounds.
+    loose, loose_max : float
+        Direct path: each round solves to ``clip(loose * worst violation, tol, loose_max)`` (the first
+        to ``loose_max``), without Clarabel's iterative refinement; a converged loose round is
+        confirmed by a solve at ``tol`` before the loop stops. ``loose = 0`` solves every round at tol.
     seed : int
         Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
