@@ -234,6 +234,20 @@ def test_oriented_cuts_and_loose_rounds_end_at_the_target_tolerance():
     np.testing.assert_allclose(obj, ref.objective, rtol=1e-6)
 
 
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
+def test_lam_above_critical_value_gives_an_exact_constant(loss):
+    """For a large lam the minimizer is the constant minimizing the loss (L = 0): the solver must
+    return it with a zero certificate instead of chasing solver noise divided by L ~ 1e-13."""
+    rng = np.random.default_rng(15)
+    X = rng.random((400, 2))
+    y = rng.random(400)
+    res = lipschitz_regression(X, y, lam=100.0, loss=loss, method="cutting-plane")
+    assert res.info["constant"] and res.lipschitz == 0.0 and res.max_violation == 0.0
+    assert np.ptp(res.values) == 0.0
+    best = np.mean((y - y.mean()) ** 2) if loss == "squared" else np.mean(np.abs(y - np.median(y)))
+    np.testing.assert_allclose(res.objective, best, rtol=1e-7)
+
+
 @pytest.mark.slow
 def test_cutting_plane_thousand_points_matches_reference():
     """All-pairs reference at n = 1,000 (minutes) against the cutting plane."""

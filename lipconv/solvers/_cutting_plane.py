@@ -196,9 +196,10 @@ def _solve_level(
     X, Y, w, loss, lam, init, *, p_x, p_y, solver, tol, viol_tol, per_point, max_rounds, backend,
     leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None,
 ):
-    """The cutting-plane loop on one point set, from the initial pairs ``init = (i, j)`` (both
-    orientations are used where cuts are oriented). Returns ``values, L, status, keys, mult, info``
-    with the final pair keys ``a n + b`` and their multipliers (None on the cvxpy path)."""
+    """The cutting-plane loop on one point set. ``init = ((i, j), (ci, cj))``: graph pairs (both
+    orientations where cuts are oriented, or the one ``u0`` makes steeper) and pairs carried from a
+    coarser level (already oriented). Returns ``values, L, status, keys, mult, info`` with the final
+    pair keys ``a n + b`` and their multipliers (None on the cvxpy path)."""
     n, k = Y.shape
     direct = _direct_supported(loss, k, p_y, solver)
     program = _DirectProgram(Y, w, loss, lam, p_y=p_y, tol=tol) if direct else None
@@ -234,6 +235,9 @@ def _solve_level(
         backend=backend, dropped=False,
     )
     values, L, status, mult = None, None, "not_started", None
+    label_scale = max(float(np.ptp(Y, axis=0).max()), float(np.abs(Y).max()), np.finfo(float).tiny)
+    diam = max(float(np.ptp(X, axis=0).max()), np.finfo(float).tiny)
+    info["constant"] = False
     dropping = drop is not None and loss.theta > 0
     last_objective, stalls = -np.inf, 0
     # Early rounds only need the relaxed solution to about the size of the violations they expose:
@@ -252,6 +256,16 @@ def _solve_level(
         info["pairs_per_round"].append(int(len(i)))
         if values is None or status not in ("optimal", "optimal_inaccurate"):
             return values, L, status, keys, mult, info
+        if L <= 1e-9 * label_scale / diam and np.ptp(values, axis=0).max() <= 1e-6 * label_scale:
+            # L vanishes against the labels' slope and the relaxed values are constant up to solver
+            # noise (lam above its critical value): the constant is feasible for ALL pairs with L = 0,
+            # and its objective is that of the relaxation (a lower bound) up to the noise, so it is
+            # optimal. Without this step the oracle would chase the noise divided by L ~ 1e-13.
+            values = np.broadcast_to(w @ values, values.shape).copy()
+            L = 0.0
+            info["constant"] = True
+            info["violation_per_round"].append(0.0)
+            break
         if exact_graph:
             info["violation_per_round"].append(0.0)
             break
@@ -290,7 +304,7 @@ def _solve_level(
         last_objective = max(objective, last_objective)
         if dropping:
             if mult is not None:
-                keep = mult > drop * max(float(mult.max()), np.finfo(float).tiny)
+                keep = mult > drop * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)
                 if keep_slack:
                     keep |= _near_active(X, values, L, i, j, p_x, p_y, keep_slack * worst, oriented=oriented)
                 keys = keys[keep]
@@ -306,7 +320,8 @@ def _solve_level(
 
 def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
-    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048, seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5,
+    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
+    seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -407,7 +422,8 @@ def solve_cutting_plane(
     info : dict
         For the full level: rounds, pairs_per_round, violation_per_round (relative), oracle_time,
         subproblem_time, subproblem_times, tolerance_per_round, subproblem ("clarabel-direct" or
-        "cvxpy"), oriented, backend, dropped (pairs_per_round counts oriented cuts); and
+        "cvxpy"), oriented, backend, dropped (pairs_per_round counts oriented cuts), constant (the
+        solution was recognized as constant with L = 0, lam above its critical value); and
         k_init, per_point, viol_tol, seed, and ``levels`` (one dict like the above per level, coarsest
         first) with the total time of each.
     """
@@ -450,7 +466,10 @@ def solve_cutting_plane(
             if values is None or status not in ("optimal", "optimal_inaccurate"):
                 break
             # Level li's points are the first m of the next level's, so its active pairs carry over.
-            active = keys if mult is None else keys[mult > (drop or 0.0) * max(float(mult.max()), np.finfo(float).tiny)]
+            if mult is None:
+                active = keys
+            else:
+                active = keys[mult > (drop or 0.0) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)]
             carried = (active // m, active % m)
             if li + 1 < len(sizes) and values.shape[1] == 1:
                 # Estimate for the next level's points: the value of the nearest point of this level.
