@@ -69,6 +69,32 @@ def test_numpy_jacobi_fallback_matches_numba(monkeypatch):
     np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-6)
 
 
+def test_unit_weights_solve_the_unweighted_infinity_laplacian():
+    """weights="unit": the residual max_j (u_j - u_i) + min_j (u_j - u_i) (constant kernel of
+    Bungert-Calder-Roith) vanishes at the free nodes, and differs from the distance-weighted solution."""
+    rng = np.random.default_rng(4)
+    X = rng.random((800, 2))
+    known = np.flatnonzero((X[:, 0] > 0.9) | (X[:, 1] > 0.9))
+    g = X[known, 0] ** (4 / 3) - X[known, 1] ** (4 / 3)
+    unit = absolutely_minimizing_extension(X, known, g, graph="epsilon", radius=0.15, weights="unit", tol=1e-9)
+    dist = absolutely_minimizing_extension(X, known, g, graph="epsilon", radius=0.15, tol=1e-9)
+    indptr, indices, lengths = point_cloud_graph(X, graph="epsilon", radius=0.15)
+    free = np.setdiff1d(np.arange(800), known)
+    lap = graph_infinity_laplacian(unit.values, indptr, indices, np.ones_like(lengths))[free]
+    assert unit.converged and np.abs(lap).max() / np.ptp(g) == pytest.approx(unit.residual, rel=1e-12)
+    assert unit.residual <= 1e-9
+    assert np.abs(unit.values - dist.values).max() > 1e-3
+
+
+def test_unit_and_distance_weights_agree_when_all_edges_are_equal():
+    """On the 4-neighbour lattice every edge has the same length, so both schemes have one solution."""
+    G, bdy, h = _grid(15)
+    g = np.sin(3.0 * G[bdy, 0]) + G[bdy, 1]
+    a = absolutely_minimizing_extension(G, bdy, g, graph="epsilon", radius=1.01 * h, weights="unit", tol=1e-10)
+    b = absolutely_minimizing_extension(G, bdy, g, graph="epsilon", radius=1.01 * h, tol=1e-10)
+    np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-8)
+
+
 @pytest.mark.slow
 def test_agrees_with_graphlearning_amle():
     """graphlearning's weighted lip_iterate needs minutes at this tolerance (measured 384 s)."""
@@ -95,6 +121,7 @@ def test_agrees_with_graphlearning_amle():
         (dict(known_index=[0], known_values=[1.0, 2.0]), "known_values must be finite"),
         (dict(known_index=[0], known_values=[1.0], graph="full"), "graph must be one of"),
         (dict(known_index=[0], known_values=[1.0], graph="epsilon"), "radius must be given"),
+        (dict(known_index=[0], known_values=[1.0], weights="kernel"), "weights must be 'distance' or 'unit'"),
     ],
 )
 def test_bad_input_raises(kwargs, match):

@@ -16,7 +16,9 @@ Roith, IMA J. Numer. Anal. 2022).
 We solve it by Oberman's monotone local update: :math:`u_i` is set to the minimizer of the local
 Lipschitz constant :math:`\max_j |u_j - t| / d_{ij}`, namely :math:`t = (d_{ib} u_a + d_{ia} u_b) /
 (d_{ia} + d_{ib})` for the neighbour pair (a, b) maximizing :math:`(u_a - u_b) / (d_{ia} + d_{ib})`,
-swept Gauss-Seidel style (numba; a vectorized Jacobi sweep when numba is missing). The update is
+swept Gauss-Seidel style (numba; a vectorized Jacobi sweep when numba is missing); with unit edge
+lengths (``weights="unit"``, the constant kernel of Bungert-Calder-Roith) it is the mid-range
+:math:`(\max_j u_j + \min_j u_j) / 2`, O(degree) instead of O(degree^2) per node. The update is
 monotone and its fixed points are exactly the solutions, so the iteration converges; it is slow on
 large graphs (information crosses the graph one hop per sweep), which we offset by a cascadic start:
 the problem is first solved on a nested random subsample (with the same known nodes), and its values
@@ -48,7 +50,8 @@ class AMLEResult:
         The extension (equal to the known values on the known nodes).
     residual : float
         :math:`\\max |\\Delta_\\infty u|` over unknown nodes, divided by the slope scale
-        ``ptp(known_values) / diam(X)``: the convergence certificate.
+        ``ptp(known_values) / diam(X)`` (by ``ptp(known_values)`` for unit weights): the convergence
+        certificate.
     iterations : int
         Sweeps on the finest graph.
     converged : bool
@@ -137,13 +140,15 @@ def _local_solution_numpy(u, indptr, indices, lengths, free):
     return (db * V[r, a] + da * V[r, b]) / (da + db)
 
 
-def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, check_every):
+def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, check_every, unit=False):
     it = 0
     res = np.inf
     while it < max_iter:
         steps = min(check_every, max_iter - it)
-        if kernel is not None:
-            kernel(u, indptr, indices, lengths, free, steps)
+        if kernel is not None and unit:
+            kernel[1](u, indptr, indices, free, steps)
+        elif kernel is not None:
+            kernel[0](u, indptr, indices, lengths, free, steps)
         else:
             for _ in range(steps):
                 u[free] = _local_solution_numpy(u, indptr, indices, lengths, free)
@@ -156,16 +161,16 @@ def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, c
 
 def _get_kernel():
     try:
-        from ._amle_numba import gauss_seidel
+        from ._amle_numba import gauss_seidel, gauss_seidel_unit
     except ImportError:
         return None
-    return gauss_seidel
+    return gauss_seidel, gauss_seidel_unit
 
 
 def absolutely_minimizing_extension(
     X, known_index, known_values, *, graph: str = "knn", k: int = 10, radius: float | None = None,
-    p=2, tol: float = 1e-6, max_iter: int = 200_000, coarse_min: int = 2_000, check_every: int = 20,
-    seed=0,
+    p=2, weights: str = "distance", tol: float = 1e-6, max_iter: int = 200_000, coarse_min: int = 2_000,
+    check_every: int = 20, seed=0,
 ) -> AMLEResult:
     r"""AMLE / infinity-harmonic extension of known values on a point-cloud graph (Oberman 2005).
 
@@ -185,6 +190,12 @@ def absolutely_minimizing_extension(
         Radius of the epsilon graph (required for ``graph="epsilon"``).
     p : {1, 2, inf}
         Norm of the edge lengths.
+    weights : {"distance", "unit"}
+        "distance": the edge lengths :math:`d_{ij} = \|x_i - x_j\|_p` above (Oberman's scheme;
+        O(degree^2) per local update). "unit": every edge has length 1, i.e. the graph infinity
+        Laplacian :math:`\max_{j \sim i} (u_j - u_i) + \min_{j \sim i} (u_j - u_i)` with the constant
+        kernel of Bungert-Calder-Roith (2022), whose local update is the mid-range of the neighbours
+        (O(degree)).
     tol : float
         Stop when the relative residual (see :class:`AMLEResult`) is <= tol.
     max_iter : int
@@ -222,11 +233,16 @@ def absolutely_minimizing_extension(
             raise ValueError("radius must be given (> 0) for graph 'epsilon', got None")
         radius = check_positive(radius, "radius")
     p = check_norm(p, "p")
+    if weights not in ("distance", "unit"):
+        raise ValueError(f"weights must be 'distance' or 'unit', got {weights!r}")
+    unit = weights == "unit"
     tol = check_positive(tol, "tol")
     rng = np.random.default_rng(seed)
 
     diam = float(np.ptp(X, axis=0).max())
     scale = (float(np.ptp(g)) / diam) if diam > 0 and np.ptp(g) > 0 else 1.0
+    if unit:  # the residual is then a difference of values, not a slope
+        scale = float(np.ptp(g)) if np.ptp(g) > 0 else 1.0
     kernel = _get_kernel()
 
     def solve(Xl, idx_l, g_l, rad):
@@ -245,7 +261,9 @@ def absolutely_minimizing_extension(
             levels = 0
         u[idx_l] = g_l
         indptr, indices, lengths = point_cloud_graph(Xl, graph=graph, k=k, radius=rad, p=p)
-        it, res = _solve_level(u, indptr, indices, lengths, free, tol * scale, max_iter, kernel, check_every)
+        if unit:
+            lengths = np.ones_like(lengths)
+        it, res = _solve_level(u, indptr, indices, lengths, free, tol * scale, max_iter, kernel, check_every, unit)
         return u, it, (res, len(indices) // 2), levels + 1
 
     u, it, (res, n_edges), levels = solve(X, idx, g, radius)
