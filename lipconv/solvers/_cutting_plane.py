@@ -47,11 +47,6 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     return key // n, key % n
 
 
-def _direct_methods() -> tuple[str, ...]:
-    """Clarabel's direct KKT solvers in this build (qdldl is in every build)."""
-    return ("qdldl",)
-
-
 def _direct_supported(loss, k: int, p_y: float, solver: str) -> bool:
     return solver == "CLARABEL" and loss.name in DIRECT_LOSSES and (k == 1 or p_y in (2.0, np.inf))
 
@@ -103,8 +98,7 @@ class _DirectProgram:
         settings.max_iter = 500
         # "auto" picks faer on large problems; measured at n = 32,768 (245k pair rows) faer took 106 s
         # where qdldl took 7.2 s for the same solve.
-        if "qdldl" in _direct_methods():
-            settings.direct_solve_method = "qdldl"
+        settings.direct_solve_method = "qdldl"
         self.settings = settings
         self.tol = float(tol)
 
@@ -463,10 +457,11 @@ def solve_cutting_plane(
             )
             linfo["time"] = time.perf_counter() - t0
             levels.append(linfo)
-            if values is None or status not in ("optimal", "optimal_inaccurate"):
-                break
+            final = li == len(sizes) - 1
+            if values is None or (status not in ("optimal", "optimal_inaccurate") and (final or status != "max_rounds")):
+                break  # a coarse level that ran out of rounds still gives a start; a solver failure does not
             # Level li's points are the first m of the next level's, so its active pairs carry over.
-            if mult is None:
+            if mult is None or len(mult) != len(keys):  # cvxpy path, or cuts added after the last solve
                 active = keys
             else:
                 active = keys[mult > (drop or 0.0) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)]
