@@ -145,10 +145,8 @@ def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, c
     res = np.inf
     while it < max_iter:
         steps = min(check_every, max_iter - it)
-        if kernel is not None and unit:
-            kernel[1](u, indptr, indices, free, steps)
-        elif kernel is not None:
-            kernel[0](u, indptr, indices, lengths, free, steps)
+        if kernel is not None:
+            kernel(u, indptr, indices, lengths, free, steps, unit)
         else:
             for _ in range(steps):
                 u[free] = _local_solution_numpy(u, indptr, indices, lengths, free)
@@ -161,10 +159,10 @@ def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, c
 
 def _get_kernel():
     try:
-        from ._amle_numba import gauss_seidel, gauss_seidel_unit
+        from ._amle_numba import gauss_seidel
     except ImportError:
         return None
-    return gauss_seidel, gauss_seidel_unit
+    return gauss_seidel
 
 
 def absolutely_minimizing_extension(

@@ -5,13 +5,28 @@ __all__ = ["gauss_seidel"]
 
 
 @numba.njit(cache=True)
-def gauss_seidel(u, indptr, indices, lengths, free, sweeps):
-    """``sweeps`` in-place sweeps over ``free``: u_i <- the minimizer of max_j |u_j - t| / d_ij."""
+def gauss_seidel(u, indptr, indices, lengths, free, sweeps, unit):
+    """``sweeps`` in-place sweeps over ``free``: u_i <- the minimizer of max_j |u_j - t| / d_ij.
+
+    With ``unit`` (all d_ij = 1) the minimizer is the mid-range (max_j u_j + min_j u_j) / 2, found in
+    O(degree); otherwise the best pair (a, b) of Oberman's formula is searched in O(degree^2).
+    """
     for _ in range(sweeps):
         for r in range(free.shape[0]):
             i = free[r]
             s, e = indptr[i], indptr[i + 1]
             if e == s:
+                continue
+            if unit:
+                hi = u[indices[s]]
+                lo = hi
+                for a in range(s + 1, e):
+                    v = u[indices[a]]
+                    if v > hi:
+                        hi = v
+                    elif v < lo:
+                        lo = v
+                u[i] = 0.5 * (hi + lo)
                 continue
             best = -1.0
             t = u[i]
@@ -24,24 +39,3 @@ def gauss_seidel(u, indptr, indices, lengths, free, sweeps):
                         best = score
                         t = (db * ua + da * ub) / (da + db)
             u[i] = t
-
-
-@numba.njit(cache=True)
-def gauss_seidel_unit(u, indptr, indices, free, sweeps):
-    """``sweeps`` in-place sweeps with unit edge lengths: u_i <- (max_j u_j + min_j u_j) / 2, the
-    minimizer of max_j |u_j - t| (O(degree) per node)."""
-    for _ in range(sweeps):
-        for r in range(free.shape[0]):
-            i = free[r]
-            s, e = indptr[i], indptr[i + 1]
-            if e == s:
-                continue
-            hi = u[indices[s]]
-            lo = hi
-            for a in range(s + 1, e):
-                v = u[indices[a]]
-                if v > hi:
-                    hi = v
-                elif v < lo:
-                    lo = v
-            u[i] = 0.5 * (hi + lo)

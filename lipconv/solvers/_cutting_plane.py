@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from .._pairwise import pair_distances
+from ..norms import pnorm
 from ._certificate import relative_violation_scale
 from ._oracle import scan_pairs
 from ._pairs import reference_pairs, solve_pair_program
@@ -175,14 +176,7 @@ def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
     """Mask of the pairs whose constraint is within ``slack`` (relative to L d_ij) of being tight;
     ``oriented``: the row ``u_i - u_j <= L d_ij`` of scalar outputs."""
     du = U[i] - U[j]
-    if oriented:
-        nu = du[:, 0]
-    elif p_y == 1.0:
-        nu = np.abs(du).sum(axis=1)
-    elif p_y == 2.0:
-        nu = np.sqrt((du * du).sum(axis=1))
-    else:
-        nu = np.abs(du).max(axis=1)
+    nu = du[:, 0] if oriented else pnorm(du, p_y, axis=1)
     return nu >= (1.0 - slack) * L * pair_distances(X, i, j, p=p_x)
 
 
