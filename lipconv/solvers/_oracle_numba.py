@@ -6,43 +6,40 @@ __all__ = ["scan_kernel"]
 
 
 @numba.njit(cache=True, fastmath=False)
+def accumulate(acc, t, code):
+    """One coordinate |t| of a norm: code 0 (l1) adds t, 1 (l2) adds t^2, 2 (linf) keeps the max."""
+    if code == 0:
+        return acc + t
+    if code == 1:
+        return acc + t * t
+    return t if t > acc else acc
+
+
+@numba.njit(cache=True, fastmath=False)
+def finish(acc, code):
+    return np.sqrt(acc) if code == 1 else acc
+
+
+@numba.njit(cache=True, fastmath=False)
 def norm_diff(A, i, B, j, code):
     acc = 0.0
     for c in range(A.shape[1]):
-        t = abs(A[i, c] - B[j, c])
-        if code == 0:
-            acc += t
-        elif code == 1:
-            acc += t * t
-        elif t > acc:
-            acc = t
-    return np.sqrt(acc) if code == 1 else acc
+        acc = accumulate(acc, abs(A[i, c] - B[j, c]), code)
+    return finish(acc, code)
+
 
 @numba.njit(cache=True, fastmath=False)
 def box_bound(a, b, xlo, xhi, ulo, uhi, L, cx, cy):
+    """Upper bound of the excess over blocks a, b: span norm of the U boxes minus L times the gap
+    norm of the X boxes (module docstring of :mod:`._oracle`)."""
     g = 0.0
     for c in range(xlo.shape[1]):
-        t = max(0.0, max(xlo[b, c] - xhi[a, c], xlo[a, c] - xhi[b, c]))
-        if cx == 0:
-            g += t
-        elif cx == 1:
-            g += t * t
-        elif t > g:
-            g = t
-    if cx == 1:
-        g = np.sqrt(g)
+        g = accumulate(g, max(0.0, max(xlo[b, c] - xhi[a, c], xlo[a, c] - xhi[b, c])), cx)
     s = 0.0
     for c in range(ulo.shape[1]):
-        t = max(uhi[b, c] - ulo[a, c], uhi[a, c] - ulo[b, c])
-        if cy == 0:
-            s += t
-        elif cy == 1:
-            s += t * t
-        elif t > s:
-            s = t
-    if cy == 1:
-        s = np.sqrt(s)
-    return s - L * g
+        s = accumulate(s, max(uhi[b, c] - ulo[a, c], uhi[a, c] - ulo[b, c]), cy)
+    return finish(s, cy) - L * finish(g, cx)
+
 
 @numba.njit(cache=True, fastmath=False)
 def insert(best_val, best_idx, i, v, j):
@@ -56,6 +53,7 @@ def insert(best_val, best_idx, i, v, j):
         r -= 1
     best_val[i, r] = v
     best_idx[i, r] = j
+
 
 @numba.njit(cache=True, fastmath=False)
 def scan_kernel(Xs, Us, starts, xlo, xhi, ulo, uhi, L, cx, cy, threshold, m, best_val, best_idx):
