@@ -10,8 +10,10 @@ import numbers
 import numpy as np
 
 __all__ = [
+    "check_real",
     "check_points",
     "check_values",
+    "check_simplex_labels",
     "check_positive",
     "check_norm",
     "check_rng",
@@ -25,12 +27,33 @@ _NORM_ALIASES = {
 }
 
 
+def check_real(a, name: str, *, allow_inf: bool = False) -> np.ndarray:
+    """Return ``a`` as a float64 array of its own shape, rejecting complex input and NaN (and inf
+    unless ``allow_inf``).
+
+    ``np.asarray(a, dtype=float)`` alone would keep the real part of a complex array (with only a
+    ``ComplexWarning``), so the dtype is checked first.
+    """
+    raw = np.asarray(a)
+    if np.iscomplexobj(raw):
+        raise ValueError(f"{name} must be real, got {raw.dtype}")
+    arr = np.asarray(raw, dtype=float)
+    if allow_inf:
+        bad = int(np.sum(np.isnan(arr)))
+        if bad:
+            raise ValueError(f"{name} must not contain NaN, got {bad} NaN entries")
+    elif not np.all(np.isfinite(arr)):
+        bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
+    return arr
+
+
 def check_points(X, name: str = "X", *, min_rows: int = 1) -> np.ndarray:
-    """Return ``X`` as a finite float64 array of shape (n, d).
+    """Return ``X`` as a finite real float64 array of shape (n, d).
 
     A 1-D array is read as n points in one dimension.
     """
-    arr = np.asarray(X, dtype=float)
+    arr = check_real(X, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -39,18 +62,15 @@ def check_points(X, name: str = "X", *, min_rows: int = 1) -> np.ndarray:
         raise ValueError(f"{name} must have at least {min_rows} rows, got n = {arr.shape[0]}")
     if arr.shape[1] < 1:
         raise ValueError(f"{name} must have at least one column, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
     return np.ascontiguousarray(arr)
 
 
 def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
-    """Return ``(values, scalar)``: ``y`` as a finite (n, k) float array.
+    """Return ``(values, scalar)``: ``y`` as a finite real (n, k) float array.
 
     ``scalar`` is True when ``y`` was given as a vector of length n.
     """
-    arr = np.asarray(y, dtype=float)
+    arr = check_real(y, name)
     scalar = arr.ndim == 1
     if scalar:
         arr = arr[:, None]
@@ -58,10 +78,24 @@ def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
         raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name} must have n = {n} rows to match X, got {arr.shape[0]}")
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.sum(~np.isfinite(arr)))
-        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
     return np.ascontiguousarray(arr), scalar
+
+
+def check_simplex_labels(Y: np.ndarray, name: str = "y") -> None:
+    """Require labels (n, k) with k >= 2 and rows on the probability simplex, as the cross-entropy does.
+
+    The wording matches ``lipconv.solvers._api._check_labels_for_loss``.
+    """
+    if Y.shape[1] < 2:
+        raise ValueError(
+            f"{name} must have shape (n, k) with k >= 2 on the simplex for loss 'cross_entropy', got k = {Y.shape[1]}"
+        )
+    sums = Y.sum(axis=1)
+    if np.any(Y < -1e-12) or not np.allclose(sums, 1.0, rtol=0, atol=1e-8):
+        raise ValueError(
+            f"{name} must have rows on the probability simplex (>= 0, summing to 1) for loss 'cross_entropy', "
+            f"got entries >= {Y.min():.6g} and row sums in [{sums.min():.6g}, {sums.max():.6g}]"
+        )
 
 
 def check_positive(value, name: str, *, allow_zero: bool = False) -> float:

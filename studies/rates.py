@@ -5,7 +5,9 @@ squared error (Theorem 4.8), the sup error on M (Corollary 4.9) and the objectiv
 slopes in log n with stratified-bootstrap intervals, and sets them beside the theoretical and sharp
 exponents. Writes to the output directory:
 
-* ``rates.csv``: one row per run (all settings and the seed recorded); rerunning resumes it;
+* ``rates.csv``: one row per run (all settings and the seed recorded); rerunning resumes it, and
+  refuses to when a setting that changes rows (--n-error, --n-reference, --n-ot, and so --quick,
+  which changes their defaults) differs from the one the CSV was computed with;
 * ``fits.csv``: one row per (problem, quantity) with slope, interval and verdict columns;
 * ``rate_<quantity>.png``: log-log figures with seed bands, bound/theory and sharp lines;
 * ``summary.md``: the verdict table (also printed).
@@ -29,6 +31,7 @@ from lipconv.rates import BACKENDS, METHOD_RUNNERS, SweepConfig, fit_rate, run_s
 
 DEFAULT_N = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 QUICK_N = (32, 64, 128, 256, 512, 1024)
+MAX_FAILED_LISTED = 20
 
 
 def _cutting_plane_available() -> bool:
@@ -84,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
     p.add_argument("--n-reference", type=int, default=None, help="quadrature size of numerical references")
     p.add_argument("--n-ot", type=int, default=None, help="quadrature size of optimal-transport W1")
+    p.add_argument("--n-error", type=int, default=None,
+                   help="quadrature size on which errors against exact references are measured")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates")
     p.add_argument("--out", default=None, help="output directory (default: rates_output[_quick])")
     p.add_argument("--no-plots", action="store_true")
@@ -106,8 +111,8 @@ def config_from_args(args) -> SweepConfig:
         losses=tuple(args.loss), labels=tuple(args.label), methods=tuple(args.method), d=args.d,
         density=args.density, n_caps=caps, output=os.path.join(out, "rates.csv"),
         n_reference=args.n_reference or (512 if quick else 2048), n_ot=args.n_ot or (1024 if quick else 4096),
-        n_error=2048 if quick else 8192, n_jobs=args.jobs, backend=args.backend, scheduler=args.scheduler,
-        progress=not args.no_progress,
+        n_error=args.n_error or (2048 if quick else 8192), n_jobs=args.jobs, backend=args.backend,
+        scheduler=args.scheduler, progress=not args.no_progress,
     )
 
 
@@ -171,6 +176,14 @@ def summary_markdown(fits, df, *, wall: float, load: tuple) -> str:
         lines.append(f"- {f['manifold']} m={f['m']}: L2^2 error below the Theorem 4.8 bound at every n: "
                      f"{_yes(f.get('below_bound'))} (max ratio {_fmt(f.get('max_ratio'), '.3g')}); "
                      f"error/bound non-increasing: {_yes(f.get('non_increasing'))}")
+    failed = df[df["status"] != "ok"]
+    if len(failed):
+        lines += ["", f"## Failed runs ({len(failed)}; kept as done on resume: rerun into another --out to retry)", ""]
+        for _, r in failed.head(MAX_FAILED_LISTED).iterrows():
+            lines.append(f"- {r['manifold']} m={r['m']} d={r['d']} {r['label']} lam={r['lam']:g} {r['loss']} "
+                         f"{r['method']} n={r['n']} seed={r['seed']}: {r['error']}")
+        if len(failed) > MAX_FAILED_LISTED:
+            lines.append(f"- ... and {len(failed) - MAX_FAILED_LISTED} more (status 'failed' in rates.csv)")
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +196,11 @@ def main(argv=None) -> int:
         return 2
     out = os.path.dirname(config.output)
     t0 = time.perf_counter()
-    df = run_sweep(config)
+    try:
+        df = run_sweep(config)
+    except ValueError as exc:  # the output holds rows of other settings, or is not a sweep CSV
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     wall = time.perf_counter() - t0
     fits = fit_rate(df, n_boot=args.boot)
     fits.to_csv(os.path.join(out, "fits.csv"), index=False)

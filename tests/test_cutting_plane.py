@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from lipconv._pairwise import pairwise_distances
 from lipconv.solvers import lipschitz_regression, violation_scan
-from lipconv.solvers._certificate import relative_violation_scale
 from lipconv.solvers._cutting_plane import knn_pairs, solve_cutting_plane
 from lipconv.solvers._oracle import block_partition, scan_pairs
 
@@ -80,8 +79,12 @@ def test_violation_scan_equals_dense_definition():
     U = rng.standard_normal((120, 1))
     L = 0.7
     E = _dense_excess(X, U, L, 2.0, 2.0)
-    want = max(0.0, E.max()) / relative_violation_scale(L, U, X)
+    # Default scale: the range of U; never L (a slope, which would make the number depend on units of X).
+    want = max(0.0, E.max()) / np.ptp(U)
     assert violation_scan(X, U, L) == pytest.approx(want, rel=1e-12)
+    assert violation_scan(X, U, L, scale=2.5) == pytest.approx(max(0.0, E.max()) / 2.5, rel=1e-12)
+    # In other units of X (X -> c X, L -> L / c) the number does not move.
+    assert violation_scan(1e-6 * X, U, 1e6 * L) == pytest.approx(want, rel=1e-9)
 
 
 def test_scan_handles_duplicate_points():
@@ -142,15 +145,35 @@ def test_cutting_plane_matches_reference_vector(loss, p_y):
         np.testing.assert_allclose(cp.values, ref.values, rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("loss", ["huber", "cross_entropy"])
-def test_cutting_plane_falls_back_to_cvxpy_for_other_losses(loss):
+def test_cutting_plane_falls_back_to_cvxpy_for_huber():
     rng = np.random.default_rng(5)
     X = rng.random((40, 2))
-    y = rng.random(40) if loss == "huber" else np.eye(2)[(X[:, 0] > 0.5).astype(int)]
-    ref = lipschitz_regression(X, y, lam=0.05, loss=loss, method="pairs")
-    cp = lipschitz_regression(X, y, lam=0.05, loss=loss, method="cutting-plane")
+    y = rng.random(40)
+    ref = lipschitz_regression(X, y, lam=0.05, loss="huber", method="pairs")
+    cp = lipschitz_regression(X, y, lam=0.05, loss="huber", method="cutting-plane")
     assert cp.info["subproblem"] == "cvxpy"
     np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
+
+
+@pytest.mark.parametrize("p_y,k", [(2.0, 2), (np.inf, 3), (2.0, 3)])
+def test_cross_entropy_newton_subproblems_match_the_exponential_cone_reference(p_y, k):
+    """The direct path solves the cross-entropy by damped Newton steps of QPs (no exponential
+    cones); it must reach the cvxpy exponential-cone reference's optimum and values, and so must the
+    cutting plane forced onto its cvxpy subproblems."""
+    rng = np.random.default_rng(5 + k)
+    X = rng.random((45, 2))
+    Z = np.eye(k)[np.minimum((X[:, 0] * k).astype(int), k - 1)]
+    Z = 0.8 * Z + 0.2 / k  # soft labels
+    ref = lipschitz_regression(X, Z, lam=0.02, loss="cross_entropy", p_y=p_y, method="pairs")
+    cp = lipschitz_regression(X, Z, lam=0.02, loss="cross_entropy", p_y=p_y, method="cutting-plane")
+    old = lipschitz_regression(X, Z, lam=0.02, loss="cross_entropy", p_y=p_y, method="cutting-plane",
+                               method_options={"subproblem": "cvxpy"})
+    assert cp.info["subproblem"] == "clarabel-direct" and old.info["subproblem"] == "cvxpy"
+    assert ref.certified and cp.certified and old.certified
+    for res in (cp, old):
+        np.testing.assert_allclose(res.objective, ref.objective, rtol=1e-7)
+        np.testing.assert_allclose(res.values, ref.values, atol=1e-6)
+        np.testing.assert_allclose(res.lipschitz, ref.lipschitz, rtol=1e-6)
 
 
 def test_one_dimensional_inputs_use_adjacent_pairs_once():
@@ -188,11 +211,11 @@ def test_max_rounds_reports_non_convergence():
     w = np.full(120, 1 / 120)
     from lipconv.losses import get_loss
 
-    _, _, status, _, info = solve_cutting_plane(
+    raw = solve_cutting_plane(
         X, y[:, None], w, get_loss("squared"), 0.05, p_x=2.0, p_y=2.0, solver="CLARABEL",
         tol=1e-8, verbose=False, k_init=2, per_point=1, max_rounds=1,
     )
-    assert status == "max_rounds" and info["rounds"] == 1
+    assert raw.status == "max_rounds" and raw.info["rounds"] == 1
 
 
 def _direct(X, y, lam, loss="squared", p_x=2.0, **kw):
@@ -201,10 +224,11 @@ def _direct(X, y, lam, loss="squared", p_x=2.0, **kw):
     n = X.shape[0]
     w = np.full(n, 1.0 / n)
     lo = get_loss(loss)
-    U, L, status, n_pairs, info = solve_cutting_plane(
+    raw = solve_cutting_plane(
         X, y[:, None], w, lo, lam, p_x=p_x, p_y=2.0, solver="CLARABEL", tol=1e-8, verbose=False, **kw
     )
-    return float(w @ lo.value(U, y[:, None])) + lam * L, U, L, status, n_pairs, info
+    U, L = raw.values, raw.lipschitz
+    return float(w @ lo.value(U, y[:, None])) + lam * L, U, L, raw.status, raw.n_pairs, raw.info
 
 
 @pytest.mark.parametrize("loss", ["squared", "absolute"])

@@ -1,7 +1,9 @@
 """Tests of lipconv.rates: slope fits on synthetic power laws, verdicts, metrics, resume, bad configs."""
 from __future__ import annotations
 
+import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,8 +19,8 @@ from hypothesis import strategies as st
 from lipconv.discrepancy import discrepancy_bound
 from lipconv.losses import get_loss
 from lipconv.rates import (
-    COLUMNS, METHOD_RUNNERS, SweepConfig, error_metrics, fit_rate, fit_slope, make_problem, plan_runs,
-    read_results, run_sweep, theorem_bounds, theorem_exponents,
+    COLUMNS, METHOD_RUNNERS, SweepConfig, convex_runner, error_metrics, fit_rate, fit_slope, make_problem,
+    plan_runs, read_results, run_sweep, theorem_bounds, theorem_exponents,
 )
 
 NS = np.array([64, 128, 256, 512, 1024, 2048, 4096])
@@ -288,3 +290,159 @@ def test_resume_after_kill_mid_sweep(tmp_path):
     # Rows finished before the kill are kept, not redone.
     kept = after.set_index("run_key").loc[before["run_key"], "run_time"].to_numpy()
     np.testing.assert_array_equal(kept, before["run_time"].to_numpy())
+
+
+# --- sweep: settings of a CSV, failed rows, odd files, canonical fits, streaming ----------------
+
+_TINY = dict(ns=(8, 16), seeds=(0,), n_error=64, n_reference=32, n_ot=64, backend="sequential", progress=False)
+
+
+def _counting_runner(calls, *, error=None):
+    def runner(X, y, *, lam, loss, seed):
+        calls.append((X.shape[0], seed))
+        if error is not None:
+            raise ValueError(error)
+        return METHOD_RUNNERS["convex"](X, y, lam=lam, loss=loss, seed=seed)
+
+    return runner
+
+
+@pytest.fixture
+def counting_method():
+    """Register a method "test-count" that counts its calls (and fails when told to)."""
+    calls = []
+
+    def register(error=None):
+        METHOD_RUNNERS["test-count"] = _counting_runner(calls, error=error)
+        return calls
+
+    yield register
+    METHOD_RUNNERS.pop("test-count", None)
+
+
+@pytest.mark.parametrize("name, other", [("n_error", 128), ("n_reference", 64), ("n_ot", 256)])
+def test_resume_with_other_row_settings_is_refused_naming_the_setting(tmp_path, name, other):
+    out = str(tmp_path / "r.csv")
+    run_sweep(SweepConfig(output=out, **_TINY))
+    msg = (f"{name}: the CSV at {out} was computed with {name} = {_TINY[name]}, this run asks for {other}; "
+           "use another output (--out) or the same settings")
+    with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
+        run_sweep(SweepConfig(output=out, **{**_TINY, name: other}))
+    before = pd.read_csv(out)
+    assert (before[name] == _TINY[name]).all() and len(before) == 2
+
+
+def test_resume_with_another_lipconv_version_is_refused(tmp_path, monkeypatch):
+    import lipconv
+
+    out = str(tmp_path / "r.csv")
+    run_sweep(SweepConfig(output=out, **_TINY))
+    monkeypatch.setattr(lipconv, "__version__", "99.0")
+    with pytest.raises(ValueError, match=r"lipconv_version: .* computed with lipconv_version = .*, this run asks "
+                                         r"for 99\.0"):
+        run_sweep(SweepConfig(output=out, **_TINY))
+
+
+def test_resume_ignores_execution_settings_and_appends_new_keys(tmp_path, counting_method):
+    calls = counting_method()
+    out = str(tmp_path / "r.csv")
+    first = run_sweep(SweepConfig(output=out, methods=("test-count",), **_TINY))
+    assert sorted(calls) == [(8, 0), (16, 0)]
+    # Other workers, backend and progress, one more seed: only the new seed's runs are computed.
+    kw = {**_TINY, "seeds": (0, 1), "n_jobs": 2, "backend": "threading"}
+    again = run_sweep(SweepConfig(output=out, methods=("test-count",), **kw))
+    assert sorted(calls) == [(8, 0), (8, 1), (16, 0), (16, 1)]
+    assert list(zip(again["n"], again["seed"])) == [(8, 0), (8, 1), (16, 0), (16, 1)]
+    kept = again[again["seed"] == 0].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, first.sort_values("n").reset_index(drop=True))
+
+
+def test_failed_run_with_multiline_error_is_kept_and_not_rerun(tmp_path, counting_method):
+    calls = counting_method(error="first line\nsecond line\r\n  third")
+    out = str(tmp_path / "r.csv")
+    cfg = SweepConfig(output=out, methods=("test-count",), **{**_TINY, "seeds": (3,)})
+    df = run_sweep(cfg)
+    assert len(calls) == 2 and (df["status"] == "failed").all()
+    assert (df["error"] == "ValueError: first line | second line | third").all()
+    assert (df["seed"] == 3).all() and set(df["n"]) == {8, 16}
+    again = run_sweep(cfg)
+    assert len(calls) == 2, "a failed run was redone on resume"
+    pd.testing.assert_frame_equal(df, again)
+    # A CSV whose error field holds a quoted line break (e.g. saved by pandas) is read as one record.
+    edited = read_results(out)
+    edited["error"] = "ValueError: first line\nsecond line"
+    edited.to_csv(out, index=False)
+    after = run_sweep(cfg)
+    assert len(calls) == 2 and len(after) == 2
+    assert (after["error"] == "ValueError: first line\nsecond line").all()
+
+
+@pytest.mark.parametrize("header", [
+    ",".join(COLUMNS),                          # header without its line end
+    ",".join(COLUMNS) + "\r",                   # cut between \r and \n
+    ",".join(COLUMNS)[:17],                     # header cut short
+    "",                                         # empty file
+], ids=["no-newline", "cr-only", "cut-header", "empty"])
+def test_header_only_csv_resumes(tmp_path, header):
+    out = tmp_path / "r.csv"
+    out.write_bytes(header.encode())
+    cfg = SweepConfig(output=str(out), **_TINY)
+    df = run_sweep(cfg)
+    assert len(df) == 2 and (df["status"] == "ok").all()
+    lines = out.read_bytes().split(b"\r\n")
+    assert lines[0].decode() == ",".join(COLUMNS) and lines[-1] == b"" and len(lines) == 4
+    pd.testing.assert_frame_equal(read_results(str(out)).sort_values("n", ignore_index=True), df)
+
+
+def test_fit_rate_does_not_depend_on_row_order():
+    tables = []
+    for m, slope in ((1, -0.5), (2, -0.4)):
+        t = _table(m, slope, lambda n: discrepancy_bound(n, m), seeds=6, rng=m)
+        t["seed"] = np.tile(np.arange(6), NS.size)
+        tables.append(t)
+    df = pd.concat(tables, ignore_index=True)
+    shuffled = df.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    assert not shuffled["n"].equals(df["n"])
+    a, b = fit_rate(df, n_boot=200), fit_rate(shuffled, n_boot=200)
+    assert a.to_csv(index=False) == b.to_csv(index=False)
+    # A group's fit does not depend on the other groups of the table either.
+    alone = fit_rate(df[df["m"] == 2], n_boot=200)
+    assert alone.to_csv(index=False) == a[a["m"] == 2].to_csv(index=False)
+    with pytest.raises(ValueError, match="seed must be"):
+        fit_rate(df, seed=-1)
+
+
+def _rows_written(path) -> int:
+    with open(path, newline="") as fh:
+        return sum(1 for _ in fh) - 1
+
+
+def _wait_for_others_runner(X, y, *, lam, loss, seed, csv_path, waiting, others):
+    """Convex; the run ``waiting`` = (n, seed) first waits until the rows of all other runs are in the CSV."""
+    if (X.shape[0], seed) == waiting:
+        deadline = time.monotonic() + 60.0
+        while _rows_written(csv_path) < others:
+            if time.monotonic() > deadline:
+                raise RuntimeError("finished runs were not written while another run was still running")
+            time.sleep(0.01)
+    return convex_runner(X, y, lam=lam, loss=loss, seed=seed)
+
+
+@pytest.mark.parametrize("backend, n_jobs", [("sequential", 1), ("threading", 2), ("loky", 2)])
+def test_each_run_is_written_when_it_finishes(tmp_path, backend, n_jobs):
+    """One run finishes only once the rows of all others are in the CSV, so it fails unless every run
+    is written when it finishes, not when its batch of tasks or the sweep ends."""
+    out = str(tmp_path / "r.csv")
+    seeds = tuple(range(40))
+    # Runs start largest n first. With one worker the waiting run must be the last; with two it is in
+    # the middle, where loky's automatic batching would put it in one batch with other runs.
+    waiting = (8, seeds[-1]) if n_jobs == 1 else (8, 10)
+    METHOD_RUNNERS["test-wait"] = functools.partial(_wait_for_others_runner, csv_path=out, waiting=waiting,
+                                                    others=2 * len(seeds) - 1)
+    try:
+        df = run_sweep(SweepConfig(output=out, methods=("test-wait",), n_jobs=n_jobs,
+                                   **{**_TINY, "seeds": seeds, "backend": backend}))
+    finally:
+        del METHOD_RUNNERS["test-wait"]
+    assert (df["status"] == "ok").all(), df.loc[df["status"] != "ok", "error"].tolist()
+    assert df["seed"].tolist() == list(seeds) * 2

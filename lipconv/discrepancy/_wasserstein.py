@@ -79,7 +79,8 @@ def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambi
     Parameters
     ----------
     samples : array_like, shape (n, d)
-        Points of M (n >= 1).
+        Points of M (n >= 1), each within 1e-6 times the embedding scale of M
+        (:meth:`lipconv.manifolds.Manifold.check_on_manifold`); a ``ValueError`` otherwise.
     manifold : lipconv.manifolds.Manifold
     N : int, optional
         Quadrature size for the optimal-transport path (>= 2); default ``DEFAULT_OT_NODES`` = 4096,
@@ -100,6 +101,9 @@ def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambi
         raise ValueError(f"samples must have d = {manifold.d} columns to match the manifold, got {X.shape[1]}")
     if metric not in ("ambient", "geodesic"):
         raise ValueError(f"metric must be 'ambient' or 'geodesic', got {metric!r}")
+    # The exact paths read the samples through their model coordinates, which would silently
+    # replace a point off M by its projection.
+    manifold.check_on_manifold(X, "samples")
     n = X.shape[0]
     tilt = _segment_tilt(manifold)
     if tilt is not None:

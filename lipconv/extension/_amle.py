@@ -31,6 +31,8 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .._validation import check_int, check_norm, check_points, check_positive
@@ -140,6 +142,26 @@ def _local_solution_numpy(u, indptr, indices, lengths, free):
     return (db * V[r, a] + da * V[r, b]) / (da + db)
 
 
+def _check_reachable(indptr, indices, known, graph, k, radius) -> None:
+    r"""Raise ``ValueError`` unless every node has a path to a known node.
+
+    On a component without a known node :math:`\Delta_\infty u = 0` holds for every constant (an
+    isolated node has no neighbours, so its residual is 0 whatever its value): the extension is not
+    determined there, and the solver would report convergence at its starting value.
+    """
+    n = len(indptr) - 1
+    adjacency = csr_matrix((np.ones(len(indices)), indices, indptr), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    stranded = int(np.sum(~np.isin(component, component[known])))
+    if stranded:
+        name, value = ("k", k) if graph == "knn" else ("radius", radius)
+        raise ValueError(
+            f"{name} must make the {graph} graph connect every unlabelled node to a labelled node, got "
+            f"{name} = {value}: {stranded} of {n - len(known)} unlabelled nodes have no path to a labelled node, "
+            f"so the extension is not determined there (increase {name}, or label a node in each component)"
+        )
+
+
 def _solve_level(u, indptr, indices, lengths, free, tol_abs, max_iter, kernel, check_every, unit=False):
     it = 0
     res = np.inf
@@ -182,6 +204,8 @@ def absolutely_minimizing_extension(
         Indices of the labelled nodes (distinct, at least one).
     known_values : array_like, shape (m,)
     graph : {"knn", "epsilon"}
+        The graph must connect every unlabelled node to a labelled one (``ValueError`` otherwise:
+        there the extension is not determined).
     k : int
         Neighbours of the kNN graph (symmetrized by union).
     radius : float, optional
@@ -220,6 +244,8 @@ def absolutely_minimizing_extension(
         raise ValueError(f"known_index must be a non-empty 1-D integer array, got {np.asarray(known_index)!r:.80}")
     if idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
         raise ValueError(f"known_index must hold distinct indices in [0, {n}), got min {idx.min()} max {idx.max()}")
+    if np.iscomplexobj(known_values):
+        raise ValueError(f"known_values must be real, got {np.asarray(known_values).dtype}")
     g = np.asarray(known_values, dtype=float)
     if g.shape != idx.shape or not np.all(np.isfinite(g)):
         raise ValueError(f"known_values must be finite with shape {idx.shape}, got {g.shape}")
@@ -243,14 +269,18 @@ def absolutely_minimizing_extension(
         scale = float(np.ptp(g)) if np.ptp(g) > 0 else 1.0
     kernel = _get_kernel()
 
-    def solve(Xl, idx_l, g_l, rad):
+    def solve(Xl, idx_l, g_l, rad, finest):
         nl = Xl.shape[0]
         free = np.setdiff1d(np.arange(nl), idx_l)
+        indptr, indices, lengths = point_cloud_graph(Xl, graph=graph, k=k, radius=rad, p=p)
+        if finest:
+            # A coarse level only seeds the start, so only the requested graph must be connected.
+            _check_reachable(indptr, indices, idx_l, graph, k, rad)
         if len(free) > 4 * coarse_min:
             sub_free = rng.choice(free, size=len(free) // 4, replace=False)
             sub = np.concatenate([idx_l, sub_free])
             coarse_rad = None if rad is None else 2.0 * rad
-            uc, _, _, levels = solve(Xl[sub], np.arange(len(idx_l)), g_l, coarse_rad)
+            uc, _, _, levels = solve(Xl[sub], np.arange(len(idx_l)), g_l, coarse_rad, False)
             _, near = cKDTree(Xl[sub]).query(Xl[free], k=1, p=p)
             u = np.empty(nl)
             u[free] = uc[near]
@@ -258,13 +288,12 @@ def absolutely_minimizing_extension(
             u = np.full(nl, float(np.mean(g_l)))
             levels = 0
         u[idx_l] = g_l
-        indptr, indices, lengths = point_cloud_graph(Xl, graph=graph, k=k, radius=rad, p=p)
         if unit:
             lengths = np.ones_like(lengths)
         it, res = _solve_level(u, indptr, indices, lengths, free, tol * scale, max_iter, kernel, check_every, unit)
         return u, it, (res, len(indices) // 2), levels + 1
 
-    u, it, (res, n_edges), levels = solve(X, idx, g, radius)
+    u, it, (res, n_edges), levels = solve(X, idx, g, radius, True)
     rel = res / scale
     return AMLEResult(
         values=u, residual=rel, iterations=int(it), converged=bool(rel <= tol), graph=graph,

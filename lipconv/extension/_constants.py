@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from .._pairwise import DEFAULT_BLOCK_BYTES, distance_blocks, pairwise_distances
-from .._validation import check_norm, check_points, check_values
+from .._validation import check_norm, check_points, check_real, check_values
 
 __all__ = ["lipschitz_constant", "dataset_lipschitz_constant"]
 
@@ -56,12 +56,17 @@ def dataset_lipschitz_constant(X, labels, *, p=2, block_bytes=DEFAULT_BLOCK_BYTE
 
     .. math:: \mathrm{Lip}(D) = \Big(\min_{y_i \ne y_j} \|x_i - x_j\|_p\Big)^{-1},
 
-    seed 001 App. C and seed 000 Table 4. Labels may be integer classes (n,) or one-hot (n, k).
+    seed 001 App. C and seed 000 Table 4. Labels may be classes (n,) or one-hot (n, k); numeric
+    labels must be real and finite (a ``ValueError`` otherwise).
     Returns ``inf`` (with a warning) when two identical inputs carry different labels, and 0 when
     there is only one class.
     """
     X = check_points(X, "X")
     lab = np.asarray(labels)
+    if lab.dtype.kind in "biufc":
+        # A NaN label differs from every label, itself included, and would set the constant. Only
+        # checked: the labels keep their dtype (int64 classes above 2^53 are not floats).
+        check_real(lab, "labels")
     if lab.ndim == 2:
         if lab.shape[0] != X.shape[0]:
             raise ValueError(f"labels must have n = {X.shape[0]} rows to match X, got {lab.shape[0]}")

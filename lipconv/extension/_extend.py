@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import check_points, check_values
 from ._kirszbraun import kirszbraun
 from ._mcshane import mcshane, midpoint, whitney
 
@@ -20,7 +21,8 @@ def extend(X, U, X_new, *, L, kind="auto", p_x=2.0, p_y=2.0) -> np.ndarray:
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    U = np.asarray(U, dtype=float)
+    X = check_points(X, "X")
+    U, _ = check_values(U, X.shape[0], "U")
     if kind == "auto":
         kind = "midpoint" if U.shape[1] == 1 else "kirszbraun"
     if kind == "kirszbraun":

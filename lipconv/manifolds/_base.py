@@ -22,10 +22,13 @@ from scipy.stats import ortho_group
 
 from .._validation import check_int, check_points, check_rng
 
-__all__ = ["Manifold", "DENSITIES", "LINEAR_TILT"]
+__all__ = ["Manifold", "DENSITIES", "LINEAR_TILT", "ON_MANIFOLD_RTOL"]
 
 DENSITIES = ("uniform", "linear")
 LINEAR_TILT = 0.5
+# Points made by embed (or sample, quadrature) are on M to round-off (~1e-16 * scale); float32 data
+# to ~1e-7. Anything farther than this fraction of the scale was not drawn from M.
+ON_MANIFOLD_RTOL = 1e-6
 
 
 class Manifold(ABC):
@@ -39,8 +42,8 @@ class Manifold(ABC):
       [-1, 1] has mean 0 under the uniform measure on each manifold here. So rho integrates to 1 and
       lies in [1/2, 3/2]: bounded below, as seed 000 (Section 4) requires.
 
-    Subclasses implement the model: uniform sampling, a uniform-measure quadrature rule and the label
-    coordinate, all in model coordinates p in R^D.
+    Subclasses implement the model: uniform sampling, a uniform-measure quadrature rule, the label
+    coordinate and the nearest model point, all in model coordinates p in R^D.
 
     Attributes
     ----------
@@ -100,6 +103,10 @@ class Manifold(ABC):
     def _coordinate_model(self, p: np.ndarray) -> np.ndarray:
         """The label coordinate t in [-1, 1] of model points p (n, D)."""
 
+    @abstractmethod
+    def _project_model(self, p: np.ndarray) -> np.ndarray:
+        """The nearest point of the model P to each row of p (n, D), in the Euclidean norm of R^D."""
+
     # --- public interface ------------------------------------------------------------------------
 
     def embed(self, p) -> np.ndarray:
@@ -117,6 +124,48 @@ class Manifold(ABC):
         """
         x = self._check_ambient(x)
         return ((x - 0.5) @ self.frame) / self.scale
+
+    def distance_to_manifold(self, x) -> np.ndarray:
+        r"""Ambient Euclidean distance from each point x to M, shape (n, d) -> (n,).
+
+        Writing :math:`x = c + s Q p + r` with r orthogonal to the range of Q (p = ``model(x)``),
+
+        .. math::
+
+            \operatorname{dist}(x, M)^2 = \|r\|_2^2 + s^2 \operatorname{dist}(p, P)^2 ,
+
+        so the nearest point of M is the embedding of the nearest model point of p.
+        """
+        x = self._check_ambient(x)
+        nearest = self.embed(self._project_model(self.model(x)))
+        return np.linalg.norm(x - nearest, axis=1)
+
+    def check_on_manifold(self, x, name: str = "x", *, rtol: float = ON_MANIFOLD_RTOL) -> np.ndarray:
+        """Return ``x`` as a float array (n, d), raising ``ValueError`` unless every row lies on M.
+
+        A point is on M when :meth:`distance_to_manifold` is at most ``rtol * scale`` (round-off of
+        :meth:`embed`, :meth:`sample` and float32 storage pass; a point drawn elsewhere does not).
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d)
+        name : str
+            Name of the argument in the error message.
+        rtol : float
+            Tolerance relative to the embedding scale.
+        """
+        x = self._check_ambient(x, name)
+        dist = self.distance_to_manifold(x)
+        tol = rtol * self.scale
+        off = dist > tol
+        if np.any(off):
+            worst = int(np.argmax(dist))
+            raise ValueError(
+                f"{name} must lie on the manifold {self.name} (ambient distance <= {tol:.3g} = "
+                f"{rtol:g} * scale), got {int(off.sum())} of {x.shape[0]} points off it, the farthest "
+                f"(row {worst}) at distance {dist[worst]:.6g}"
+            )
+        return x
 
     def coordinate(self, x) -> np.ndarray:
         """The first intrinsic coordinate t(x) in [-1, 1], shape (n,); the label functions use it."""
@@ -183,10 +232,10 @@ class Manifold(ABC):
     def _density_model(self, p: np.ndarray) -> np.ndarray:
         return 1.0 + LINEAR_TILT * self._coordinate_model(p)
 
-    def _check_ambient(self, x) -> np.ndarray:
-        x = check_points(x, "x")
+    def _check_ambient(self, x, name: str = "x") -> np.ndarray:
+        x = check_points(x, name)
         if x.shape[1] != self.d:
-            raise ValueError(f"x must have d = {self.d} columns, got {x.shape[1]}")
+            raise ValueError(f"{name} must have d = {self.d} columns, got {x.shape[1]}")
         return x
 
     @staticmethod

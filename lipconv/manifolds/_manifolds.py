@@ -13,6 +13,14 @@ def _midpoints(k: int, lo: float, hi: float) -> np.ndarray:
     return lo + (hi - lo) * (np.arange(k) + 0.5) / k
 
 
+def _unit_rows(p: np.ndarray) -> np.ndarray:
+    """Nearest points of the unit sphere to the rows of p; e_1 for a zero row (all are nearest)."""
+    nrm = np.linalg.norm(p, axis=1, keepdims=True)
+    first = np.zeros_like(p)
+    first[:, 0] = 1.0
+    return np.where(nrm > 0, p / np.where(nrm > 0, nrm, 1.0), first)
+
+
 class FlatCube(Manifold):
     r"""The cube :math:`[-1,1]^m` embedded isometrically, up to the scale s, in :math:`[0,1]^d`.
 
@@ -95,6 +103,9 @@ class FlatCube(Manifold):
     def _coordinate_model(self, p):
         return p[:, 0]
 
+    def _project_model(self, p):
+        return np.clip(p, -1.0, 1.0)
+
 
 class Circle(Manifold):
     r"""The unit circle :math:`p = (\cos\theta, \sin\theta)` embedded as :math:`x = \tfrac12 + \tfrac12 Q p`.
@@ -123,6 +134,9 @@ class Circle(Manifold):
 
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)
+
+    def _project_model(self, p):
+        return _unit_rows(p)
 
 
 class Sphere(Manifold):
@@ -157,6 +171,9 @@ class Sphere(Manifold):
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)
 
+    def _project_model(self, p):
+        return _unit_rows(p)
+
 
 class Torus(Manifold):
     r"""The flat (Clifford) torus :math:`S^1 \times S^1 \subset \mathbb{R}^4`, embedded in [0,1]^d.
@@ -189,3 +206,7 @@ class Torus(Manifold):
 
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)
+
+    def _project_model(self, p):
+        # The nearest point of a product of circles is the nearest point of each factor.
+        return np.hstack([_unit_rows(p[:, :2]), _unit_rows(p[:, 2:])])

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validation import check_int, check_points, check_positive, check_values
+from .._validation import check_int, check_points, check_positive, check_simplex_labels, check_values
 from ..extension import lipschitz_constant
 from ..losses import get_loss
 from ..norms import layer_norm_product
@@ -229,6 +229,7 @@ def neural_lipschitz_regression(
     ----------
     X : array_like, shape (n, d) or (n,)
     y : array_like, shape (n,) or (n, k)
+        Real labels; for "cross_entropy" rows on the probability simplex with k >= 2.
     lam : float
         lambda > 0.
     loss : str or lipconv.losses.Loss
@@ -261,6 +262,9 @@ def neural_lipschitz_regression(
     Y, scalar = check_values(y, n, "y")
     lam = check_positive(lam, "lam")
     loss_obj = get_loss(loss)
+    if loss_obj.name == "cross_entropy":
+        # The softmax head of one output is identically 1: the loss would be constant (or NaN).
+        check_simplex_labels(Y, "y")
     hidden = _check_hidden(hidden)
     epochs = check_int(epochs, "epochs", minimum=1)
     lr = check_positive(lr, "lr")

@@ -3,16 +3,40 @@ r"""Vector p-norms, Hölder conjugates, dual norms, steepest directions and sphe
 Works on numpy arrays and torch tensors alike (the result has the input's
 type, device and dtype), batched over leading axes: the norm is taken over the
 last axis unless ``axis`` says otherwise.
+
+Inputs must be real: complex arrays and tensors raise ``ValueError``. Entries may be infinite (a
+vector with an infinite entry has norm inf; the maps to directions return their limit as those
+entries grow). NaN entries raise ``ValueError`` for numpy input; a torch tensor is not scanned, since
+that would synchronize the device on every call, and NaN propagates as in torch.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_norm
+from .._validation import check_norm, check_real
 from ._backend import amax, asum, xp
 from ._backend import is_torch as _is_torch
 
 __all__ = ["pnorm", "dual_exponent", "dual_norm", "steepest_direction", "sphere_projection"]
+
+
+def _check_vector(v, name: str):
+    """``v`` as a float array (numpy input) or the tensor itself, rejecting complex input and numpy NaN."""
+    if _is_torch(v):
+        if v.is_complex():
+            raise ValueError(f"{name} must be real, got {v.dtype}")
+        return v
+    return check_real(v, name, allow_inf=True)
+
+
+def _limit_direction(a, M):
+    """Rows (last axis) holding an infinite entry replaced by sign(a) on the infinite entries, 0 elsewhere.
+
+    A scale-invariant map of such a row is read as its limit as those entries grow; dividing by the
+    largest |a_i| instead gives inf / inf = NaN.
+    """
+    inf_row = M.isinf(a).any(-1, keepdims=True) if M is np else M.isinf(a).any(dim=-1, keepdim=True)
+    return M.where(inf_row, M.sign(a) * M.isinf(a), a)
 
 
 def _parse_p(p) -> float:
@@ -53,24 +77,30 @@ def pnorm(v, p, *, axis: int = -1):
     Parameters
     ----------
     v : ndarray or torch.Tensor, shape (..., n)
+        Real; entries may be infinite (the norm is then inf), not NaN (numpy input).
     p : float or str
         Exponent in [1, inf].
     """
     q = _parse_p(p)
+    v = _check_vector(v, "v")
     if _is_torch(v):
         import torch
 
         return torch.linalg.vector_norm(v, ord=q, dim=axis)
-    a = np.asarray(v, dtype=float)
+    a = np.abs(v)
     if np.isinf(q):
-        return np.abs(a).max(axis=axis)
+        return a.max(axis=axis)
     if q == 1.0:
-        return np.abs(a).sum(axis=axis)
+        return a.sum(axis=axis)
     # |a|^q overflows (or underflows: |a| ~ 1e-200, q = 2) outside a narrow range, more so as q grows;
-    # the norm is 1-homogeneous, so scale by max|a| (as torch.linalg.vector_norm does).
-    top = np.abs(a).max(axis=axis, keepdims=True)
-    safe = np.where(top > 0, top, 1.0)
-    return np.squeeze(safe, axis=axis) * ((np.abs(a) / safe) ** q).sum(axis=axis) ** (1.0 / q)
+    # the norm is 1-homogeneous, so scale by max|a| (as torch.linalg.vector_norm does). A vector with
+    # an infinite entry has norm inf, which the scaling (inf / inf) would turn into NaN.
+    top = a.max(axis=axis, keepdims=True)
+    infinite = np.isinf(top)
+    safe = np.where((top > 0) & ~infinite, top, 1.0)
+    ratio = np.where(infinite, 0.0, a / safe)
+    norm = np.squeeze(safe, axis=axis) * (ratio**q).sum(axis=axis) ** (1.0 / q)
+    return np.where(np.squeeze(infinite, axis=axis), np.inf, norm)[()]
 
 
 def dual_norm(v, p, *, axis: int = -1):
@@ -88,12 +118,15 @@ def steepest_direction(z, p):
 
     For p = inf this is ``sign(z)``; for p = 1 the mass goes to one entry of
     largest ``|z_i|`` (the first, where there are ties). The zero vector maps to
-    the zero vector (any feasible v attains the value 0). Batched over the
-    leading axes; the last axis is the vector.
+    the zero vector (any feasible v attains the value 0). A vector with infinite
+    entries maps to the limit of v* as those entries grow: v* of ``sign(z)`` on
+    them and 0 elsewhere. Batched over the leading axes; the last axis is the
+    vector.
 
     Parameters
     ----------
     z : ndarray or torch.Tensor, shape (..., n)
+        Real; not NaN (numpy input).
     p : float or str
         Exponent of the constraint ball, in [1, inf].
 
@@ -103,6 +136,7 @@ def steepest_direction(z, p):
     """
     q = _parse_p(p)
     ps = dual_exponent(q)
+    z = _check_vector(z, "z")
     if _is_torch(z):
         import torch
 
@@ -114,13 +148,14 @@ def steepest_direction(z, p):
             out.scatter_(-1, idx, torch.gather(torch.sign(z), -1, idx))
             return out
         # v* is invariant under z -> z / max|z|; scaling keeps |z|^(p*-1) finite when p* is large.
+        z = _limit_direction(z, torch)
         top = z.abs().amax(dim=-1, keepdim=True)
         zs = z / torch.where(top > 0, top, torch.ones_like(top))
         nrm = torch.linalg.vector_norm(zs, ord=ps, dim=-1, keepdim=True)
         num = torch.sign(zs) * zs.abs() ** (ps - 1.0)
         safe = torch.where(nrm > 0, nrm, torch.ones_like(nrm))
         return torch.where(nrm > 0, num / safe ** (ps - 1.0), torch.zeros_like(z))
-    a = np.asarray(z, dtype=float)
+    a = z
     if np.isinf(q):
         return np.sign(a)
     if q == 1.0:
@@ -128,6 +163,7 @@ def steepest_direction(z, p):
         out = np.zeros_like(a)
         np.put_along_axis(out, idx, np.take_along_axis(np.sign(a), idx, axis=-1), axis=-1)
         return out
+    a = _limit_direction(a, np)
     top = np.abs(a).max(axis=-1, keepdims=True)  # see the torch branch: keeps |a|^(p*-1) finite
     a = a / np.where(top > 0, top, 1.0)
     nrm = pnorm(a, ps)[..., None]
@@ -151,11 +187,14 @@ def sphere_projection(x, p):
     ball the sphere is non-convex and the minimizer need not be unique; we return the one found by
     moving to the nearest face: the coordinate of largest ``|x_i|`` set to ``±1`` (p = inf), the
     orthogonal projection onto the facet ``sign(x) . y = 1`` (p = 1, zeros counted as +), and
-    ``e_1`` for ``x = 0`` (p = 2). Batched over the leading axes (last axis = vector).
+    ``e_1`` for ``x = 0`` (p = 2). A vector with infinite entries maps to the limit as those entries
+    grow (``sign(x)`` on them, spread equally: ``/ sqrt(#inf)`` for p = 2, ``/ #inf`` for p = 1, and
+    ``clip`` for p = inf). Batched over the leading axes (last axis = vector).
 
     Parameters
     ----------
     x : ndarray or torch.Tensor, shape (..., n)
+        Real; not NaN (numpy input).
     p : {1, 2, inf}
 
     Returns
@@ -163,11 +202,14 @@ def sphere_projection(x, p):
     y : same kind and shape as ``x``, with ``pnorm(y, p) == 1``.
     """
     q = check_norm(p, "p")
-    if not _is_torch(x):
-        x = np.asarray(x, dtype=float)
+    x = _check_vector(x, "x")
     if x.ndim < 1 or x.shape[-1] < 1:
         raise ValueError(f"x must have shape (..., n) with n >= 1, got shape {tuple(x.shape)}")
     M = xp(x)
+    if q != np.inf:
+        # With infinite entries the p = 1, 2 projection is the limit of the projections as they grow,
+        # i.e. the projection of the limit direction; clip (p = inf) needs no limit.
+        x = _limit_direction(x, M)
     absx = abs(x)
     sgn = M.where(x < 0, -M.ones_like(x), M.ones_like(x))
     if q == 2.0:

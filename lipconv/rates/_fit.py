@@ -1,6 +1,8 @@
 r"""Power-law fits of error against n, with stratified bootstrap intervals and theorem verdicts."""
 from __future__ import annotations
 
+import numbers
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +34,8 @@ class SlopeFit:
         b and a, fitted to the per-n means :math:`\bar e(n)` (mean over seeds).
     ci_low, ci_high : float
         Percentile interval of the slope under the stratified bootstrap (rows resampled with
-        replacement within each n).
+        replacement within each n, from the errors of that n sorted, so that the fit does not
+        depend on the order of the rows).
     level : float
         Confidence level of the interval.
     n_values : ndarray
@@ -84,6 +87,10 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
     the rows (seeds) are resampled with replacement, so every replicate keeps the design in n
     (STYLE.md habit 10: rates are slopes with intervals over seeds, never clipped).
 
+    The rows are put in a canonical order first (by n, then by error), so that a table and any
+    permutation of its rows give bit-identical fits: the bootstrap draws positions, and the means
+    are sums whose rounding depends on the order of their terms.
+
     Parameters
     ----------
     n : array_like, shape (r,)
@@ -94,7 +101,8 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
         Bootstrap replicates, >= 1.
     level : float
         Confidence level in (0, 1).
-    seed : int or numpy.random.Generator
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the bootstrap.
 
     Returns
     -------
@@ -113,6 +121,8 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
     if level >= 1.0:
         raise ValueError(f"level must be in (0, 1), got {level}")
     rng = check_rng(seed)
+    order = np.lexsort((e, n))
+    n, e = n[order], e[order]
     n_values = np.unique(n)
     if n_values.size < 2:
         raise ValueError(f"n must take at least 2 distinct values to fit a slope, got {n_values.tolist()}")
@@ -193,14 +203,22 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
     The bounds are one-sided and not tight, so a verdict never asserts that the measured slope
     equals the theoretical exponent (DESIGN.md, "What the theory predicts").
 
+    The result is canonical: groups are taken in sorted order, :func:`fit_slope` orders the rows of
+    a fit itself, and each (group, quantity) bootstraps from its own stream, seeded from ``seed``, the
+    group's key and the quantity. So the same rows in any order (e.g. as written by a sweep with
+    another number of workers) give bit-identical fits, and a group's fit does not depend on which
+    other groups the table holds.
+
     Parameters
     ----------
     df : pandas.DataFrame
         Rows of :func:`lipconv.rates.run_sweep` (failed rows, ``status != "ok"``, are left out).
     quantities : sequence of str, optional
         Default: every key of :data:`QUANTITIES` that is a column of ``df``.
-    n_boot, level, seed
+    n_boot, level
         As in :func:`fit_slope`.
+    seed : int
+        Root seed (>= 0) of the per-(group, quantity) bootstrap streams.
 
     Returns
     -------
@@ -215,6 +233,7 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
 
     if len(df) == 0:
         raise ValueError("df must have at least one row, got an empty table")
+    seed = check_int(seed, "seed", minimum=0)
     missing = [c for c in (*GROUP_COLUMNS, "n") if c not in df.columns]
     if missing:
         raise ValueError(f"df must have the columns {GROUP_COLUMNS + ('n',)}, missing {missing}")
@@ -229,11 +248,20 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
     for key, group in df.groupby(list(GROUP_COLUMNS), sort=True, dropna=False):
         base = dict(zip(GROUP_COLUMNS, key))
         for q in quantities:
-            out.append({**base, **_verdict(group, q, n_boot=n_boot, level=level, seed=seed)})
+            out.append({**base, **_verdict(group, q, n_boot=n_boot, level=level, seed=_group_seed(seed, key, q))})
     return pd.DataFrame(out)
 
 
-def _verdict(group, q: str, *, n_boot: int, level: float, seed) -> dict:
+def _group_seed(seed: int, key: tuple, quantity: str) -> np.random.SeedSequence:
+    """The bootstrap seed of one (group, quantity): ``seed`` and a stable hash of the key's text.
+
+    Numbers are written as floats, so that m = 1 read as 1 or 1.0 names the same group.
+    """
+    text = "|".join(repr(float(v)) if isinstance(v, numbers.Real) else str(v) for v in (*key, quantity))
+    return np.random.SeedSequence([seed, zlib.crc32(text.encode())])
+
+
+def _verdict(group, q: str, *, n_boot: int, level: float, seed: np.random.SeedSequence) -> dict:
     theorem = QUANTITIES.get(q, (None, q))[0]
     m = int(group["m"].iloc[0])
     theory, sharp = theorem_exponents(q, m)
@@ -242,7 +270,8 @@ def _verdict(group, q: str, *, n_boot: int, level: float, seed) -> dict:
            "n_min": int(rows["n"].min()) if len(rows) else 0, "n_max": int(rows["n"].max()) if len(rows) else 0,
            "seeds_min": int(rows.groupby("n").size().min()) if len(rows) else 0, "note": ""}
     try:
-        fit = fit_slope(rows["n"], rows[q], n_boot=n_boot, level=level, seed=seed)
+        seed_error, seed_ratio = seed.spawn(2)
+        fit = fit_slope(rows["n"], rows[q], n_boot=n_boot, level=level, seed=seed_error)
     except ValueError as exc:
         return {**row, "slope": np.nan, "ci_low": np.nan, "ci_high": np.nan, "note": f"no fit: {exc}"}
     theory_log, sharp_log = _log_corrected_exponents(q, m, fit.n_values)
@@ -258,7 +287,7 @@ def _verdict(group, q: str, *, n_boot: int, level: float, seed) -> dict:
     if bound_col not in rows.columns or not np.all(np.isfinite(rows[bound_col].to_numpy(dtype=float))):
         return row
     ratio = rows[q].to_numpy(dtype=float) / rows[bound_col].to_numpy(dtype=float)
-    rfit = fit_slope(rows["n"], ratio, n_boot=n_boot, level=level, seed=seed)
+    rfit = fit_slope(rows["n"], ratio, n_boot=n_boot, level=level, seed=seed_ratio)
     resolved_rise = (rfit.means[1:] > rfit.means[:-1]) & (rfit.mean_ci[1:, 0] > rfit.mean_ci[:-1, 1])
     row.update(
         max_ratio=float(rfit.means.max()), below_bound=bool(rfit.means.max() < 1.0),

@@ -13,8 +13,8 @@ must have
   in :math:`J[\bar u_n] = \int \ell(\bar u_n, y)\rho + \lambda\,\mathrm{Lip}(\bar u_n)`;
 * ``objective``: float, :math:`J_n[u_n]` (seed 000, eq. (2.7)) at the returned solution;
 
-and may have ``method`` (str), ``max_violation`` (float) and ``solve_time`` (float), which are
-recorded when present. :class:`lipconv.solvers.LipschitzResult` qualifies.
+and may have ``method`` (str), ``max_violation`` and ``relative_gap`` (floats, the two parts of
+the certificate) and ``solve_time`` (float), which are recorded when present. :class:`lipconv.solvers.LipschitzResult` qualifies.
 
 To add a method, add one entry to :data:`METHOD_RUNNERS` in this module, as ``"neural"`` is
 added below (a module-level function that imports its backend lazily).

@@ -2,9 +2,11 @@ r"""The convergence-rate sweep: every setting x n x seed, in parallel, into a re
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -15,18 +17,22 @@ from ._methods import get_runner
 from ._metrics import error_metrics, theorem_bounds
 from ._problems import MANIFOLDS, check_manifold_name, intrinsic_dim, make_label, make_manifold, make_problem
 
-__all__ = ["SweepConfig", "run_sweep", "read_results", "plan_runs", "COLUMNS", "BACKENDS"]
+__all__ = ["SweepConfig", "run_sweep", "read_results", "plan_runs", "COLUMNS", "SETTING_COLUMNS", "BACKENDS"]
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 
 KEY_COLUMNS = ("manifold", "m", "d", "density", "n", "seed", "lam", "loss", "label", "method")
+# Settings that change the numbers of a row without being part of its key: every row records them,
+# and a CSV is only resumed with the same values (see run_sweep).
+SETTING_COLUMNS = ("n_error", "n_reference", "n_ot", "lipconv_version")
 RESULT_COLUMNS = (
     "status", "w1", "w1_bias", "w1_method", "l2sq", "linf", "J_un", "J_n", "J_ref", "J_ref_quad",
     "excess_J", "gap_Jn", "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
-    "ref_kind", "ref_err_sup", "ref_err_J", "n_nodes", "solver_method", "max_violation", "solve_time",
+    "ref_kind", "ref_err_sup", "ref_err_J", "n_nodes", "solver_method", "max_violation", "relative_gap", "solve_time",
     "run_time", "error", "run_key",
 )
-COLUMNS = KEY_COLUMNS + RESULT_COLUMNS
+COLUMNS = KEY_COLUMNS + SETTING_COLUMNS + RESULT_COLUMNS
+_EOL = "\r\n"  # the csv module's (excel dialect) record terminator
 
 
 def _tuple(value, name: str, convert) -> tuple:
@@ -59,13 +65,14 @@ class SweepConfig:
     methods : tuple of str
         Keys of :data:`lipconv.rates.METHOD_RUNNERS` ("convex", "pairs", "cutting-plane", ...).
     output : str
-        Path of the CSV; finished rows there are not redone.
+        Path of the CSV; finished rows there are not redone (see :func:`run_sweep` for when it resumes).
     d : int or None
         Ambient dimension (None: the smallest, m for the cube).
     density : str
         "uniform" or "linear".
     n_caps : dict
-        Largest n per problem, keyed "cube:m=<m>" or "<manifold>" (a cost-dependent grid).
+        Largest n per problem, keyed "cube:m=<m>" or "<manifold>" (a cost-dependent grid). Caps
+        select runs and never change a row, so they are not recorded.
     n_error : int
         Quadrature size on which errors are measured for exact references.
     n_reference : int
@@ -73,7 +80,8 @@ class SweepConfig:
     n_ot : int
         Quadrature size of the optimal-transport W1 (m >= 2 and the circle).
     n_jobs : int
-        Parallel workers (joblib).
+        Parallel workers (joblib). This and the settings below decide how the runs are executed,
+        never what a row holds, so they may change between the sessions of one CSV.
     backend : str
         "loky" (processes), "threading", "sequential" or "dask" (needs dask.distributed).
     scheduler : str or None
@@ -197,47 +205,92 @@ def _dask_client_class():
 
 
 def read_results(path) -> "pandas.DataFrame":  # noqa: F821
-    """Read a sweep CSV, leaving out a final line cut short by an interruption."""
+    """Read a sweep CSV, leaving out a final record cut short by an interruption."""
     import pandas as pd
 
-    _repair(path)
+    _read_rows(path)
     return pd.read_csv(path, keep_default_na=True)
 
 
-def _repair(path) -> set[str]:
-    """Make ``path`` a clean CSV of complete rows; return the run keys it holds.
+def _records(text: str):
+    """(raw text, fields) of each CSV record of ``text``; a quoted field may span lines."""
+    consumed = []
 
-    A sweep killed while appending can leave a last line without its newline or with missing
-    fields; that line is dropped (its run is redone) and the file rewritten atomically.
+    def lines():
+        for line in io.StringIO(text, newline=""):
+            consumed.append(line)
+            yield line
+
+    for fields in csv.reader(lines()):
+        yield "".join(consumed), fields
+        consumed.clear()
+
+
+def _read_rows(path) -> list[dict]:
+    """The complete rows of the sweep CSV at ``path`` (as strings), after making it a clean CSV.
+
+    Records are parsed as CSV, so a quoted field holding a line break stays one record. A sweep
+    killed while appending can leave a last record without its line end or with missing fields;
+    that record is dropped (its run is redone). A header without its line end gets one (and a header
+    cut short is completed), so that appended rows start on a line of their own. A record repeating
+    an earlier ``run_key`` is dropped. The file is rewritten atomically when anything changed.
     """
     if not os.path.exists(path):
-        return set()
+        return []
     with open(path, newline="") as fh:
         text = fh.read()
-    lines = text.splitlines(keepends=True)
-    if not lines:
-        return set()
-    header = next(csv.reader([lines[0]]))
-    if tuple(header) != COLUMNS:
+    header = ",".join(COLUMNS) + _EOL
+    if "\n" not in text and header.startswith(text):
+        _rewrite(path, header)
+        return []
+    records = iter(_records(text))
+    raw, fields = next(records)
+    if tuple(fields) != COLUMNS:
+        missing = [c for c in COLUMNS if c not in fields]
         raise ValueError(
-            f"output {path!r} is not a sweep CSV of this version (its columns differ); choose a new output"
+            f"output {path!r} is not a sweep CSV of this version (its columns differ; missing {missing}); "
+            "choose a new output"
         )
-    keep = [lines[0]]
-    keys = set()
-    for line in lines[1:]:
-        if not line.endswith("\n"):
+    keep = [raw.rstrip("\r\n") + _EOL]
+    rows, keys = [], set()
+    for raw, fields in records:
+        if not raw.endswith("\n") or len(fields) != len(COLUMNS):
             continue
-        row = next(csv.reader([line]), [])
-        if len(row) != len(COLUMNS) or row[-1] in keys:
+        row = dict(zip(COLUMNS, fields))
+        if row["run_key"] in keys:
             continue
-        keys.add(row[-1])
-        keep.append(line)
-    if len(keep) != len(lines):
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", newline="") as fh:
-            fh.writelines(keep)
-        os.replace(tmp, path)
-    return keys
+        keys.add(row["run_key"])
+        rows.append(row)
+        keep.append(raw)
+    if "".join(keep) != text:
+        _rewrite(path, "".join(keep))
+    return rows
+
+
+def _rewrite(path, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", newline="") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _settings(config: SweepConfig) -> dict:
+    """The values of :data:`SETTING_COLUMNS` for this configuration."""
+    from .. import __version__
+
+    return dict(n_error=config.n_error, n_reference=config.n_reference, n_ot=config.n_ot,
+                lipconv_version=__version__)
+
+
+def _check_settings(path, rows: list[dict], settings: dict) -> None:
+    """Raise unless every row of the CSV was computed with ``settings``."""
+    for name, value in settings.items():
+        stored = sorted({row[name] for row in rows})
+        if stored and stored != [str(value)]:
+            raise ValueError(
+                f"{name}: the CSV at {path} was computed with {name} = {', '.join(stored)}, this run asks "
+                f"for {value}; use another output (--out) or the same settings"
+            )
 
 
 def run_sweep(config: SweepConfig):
@@ -251,21 +304,40 @@ def run_sweep(config: SweepConfig):
     :func:`lipconv.rates.theorem_bounds`.
 
     Runs go to joblib workers (``n_jobs``, ``backend``; "dask" runs on a Dask cluster through joblib's
-    dask backend), largest n first; each finished run is appended at once to ``config.output`` as
-    one CSV row. Rerunning with the same output resumes: rows already there (by ``run_key``) are not
-    redone, and a row cut short by an interruption is dropped and redone. A run whose solver fails
-    is recorded with ``status`` "failed" and the error message.
+    dask backend), largest n first, one run per task; each finished run is appended at once to
+    ``config.output`` as one CSV row, in whatever order the runs finish, with its seed.
+
+    Rerunning with the same output resumes: rows already there (by ``run_key``, built from the key
+    columns) are not redone, and runs with new keys (a new n, new seeds, another method) are
+    computed and appended. A record cut short by an interruption is dropped and redone. A run whose
+    solver fails is recorded with ``status`` "failed" and its error message (on one line); it counts
+    as done, and stays failed, on resume.
+
+    The settings that change a row's numbers without being in its key, :data:`SETTING_COLUMNS`
+    (``n_error``, ``n_reference``, ``n_ot`` and the lipconv version), are recorded in every row, and
+    a CSV whose rows were computed with other values is refused with a ``ValueError`` naming the
+    setting, the stored and the requested value: resuming would mix rows of two experiments. They
+    are checked even for problems that ignore one of them (exact references ignore ``n_reference``,
+    exact W1 paths ``n_ot``), so that one CSV is one experiment. The settings live in the rows rather
+    than in a sidecar file because a row and its settings are then written in one append: no crash,
+    copy or concatenation of CSVs can separate them, and every row read alone says how it was
+    computed. ``n_caps`` only select runs; ``n_jobs``, ``backend``, ``scheduler`` and ``progress``
+    only decide how runs execute: none of them is recorded, and they may change between sessions.
 
     Returns
     -------
     pandas.DataFrame
-        The rows of this configuration's runs (one per run), in the CSV's columns.
+        The rows of this configuration's runs (one per run), in the CSV's columns, in the order of
+        :func:`plan_runs` (whatever order they were computed in).
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
     runs = plan_runs(config)
-    done = _repair(config.output)
+    rows = _read_rows(config.output)
+    settings = _settings(config)
+    _check_settings(config.output, rows, settings)
+    done = {row["run_key"] for row in rows}
     pending = [r for r in runs if r["run_key"] not in done]
     pending.sort(key=lambda r: -r["n"])
     problems = {}
@@ -279,29 +351,32 @@ def run_sweep(config: SweepConfig):
     runners = {name: get_runner(name) for name in config.methods}
     tasks = (
         delayed(_run_one)(problems[(r["manifold"], r["m"], r["lam"], r["loss"], r["label"])], r,
-                          runners[r["method"]], config.n_ot)
+                          runners[r["method"]], settings)
         for r in pending
     )
-    new_file = not os.path.exists(config.output) or os.path.getsize(config.output) == 0
+    new_file = not os.path.exists(config.output)
     directory = os.path.dirname(os.path.abspath(config.output))
     os.makedirs(directory, exist_ok=True)
     with open(config.output, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator=_EOL)
         if new_file:
             writer.writeheader()
             fh.flush()
         if pending:
             bar = tqdm(total=len(pending), desc="rate sweep", disable=not config.progress, smoothing=0.05)
             with _backend(config):
-                results = Parallel(n_jobs=config.n_jobs, return_as="generator_unordered")(tasks)
+                # batch_size=1: an auto-batching backend (loky, dask) would hold a finished run back
+                # until the rest of its batch is done, and an interruption would lose it.
+                results = Parallel(n_jobs=config.n_jobs, batch_size=1, return_as="generator_unordered")(tasks)
                 for row in results:
                     writer.writerow(row)
                     fh.flush()
                     bar.update(1)
             bar.close()
     df = read_results(config.output)
-    keys = {r["run_key"] for r in runs}
-    return df[df["run_key"].isin(keys)].reset_index(drop=True)
+    order = {r["run_key"]: i for i, r in enumerate(runs)}
+    df = df[df["run_key"].isin(order)]
+    return df.sort_values("run_key", key=lambda keys: keys.map(order)).reset_index(drop=True)
 
 
 class _backend:
@@ -331,13 +406,14 @@ class _backend:
         return False
 
 
-def _run_one(problem, spec: dict, runner, n_ot: int) -> dict:
+def _run_one(problem, spec: dict, runner, settings: dict) -> dict:
     """One run: sample, discrepancy, solve, errors. Failures become a row with status 'failed'."""
     from ..discrepancy import wasserstein1
     from ..losses import get_loss
 
     t0 = time.perf_counter()
     row = {c: spec[c] for c in KEY_COLUMNS}
+    row.update(settings)
     row.update(run_key=spec["run_key"], theta=problem.theta, J_ref=problem.J_ref, J_ref_quad=problem.J_ref_quad,
                lipschitz_ref=problem.lipschitz_ref, ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup,
                ref_err_J=problem.ref_err_J, n_nodes=problem.nodes.shape[0], error="")
@@ -346,13 +422,14 @@ def _run_one(problem, spec: dict, runner, n_ot: int) -> dict:
         rng = np.random.default_rng([spec["seed"], spec["n"]])
         X = manifold.sample(spec["n"], rng)
         y = problem.label().on(manifold, X)
-        w1 = wasserstein1(X, manifold, N=n_ot, seed=spec["seed"])
+        w1 = wasserstein1(X, manifold, N=settings["n_ot"], seed=spec["seed"])
         row.update(w1=w1.value, w1_bias=w1.bias, w1_method=w1.method)
         t_solve = time.perf_counter()
         result = runner(X, y, lam=spec["lam"], loss=spec["loss"], seed=spec["seed"])
         row["solve_time"] = getattr(result, "solve_time", time.perf_counter() - t_solve)
         row["solver_method"] = getattr(result, "method", "")
         row["max_violation"] = getattr(result, "max_violation", float("nan"))
+        row["relative_gap"] = getattr(result, "relative_gap", float("nan"))
         row["lipschitz"] = float(result.lipschitz)
         row["J_n"] = float(result.objective)
         pred = np.asarray(result.predict(problem.nodes), dtype=float).reshape(np.shape(problem.u_ref))
@@ -364,7 +441,11 @@ def _run_one(problem, spec: dict, runner, n_ot: int) -> dict:
         row["status"] = "ok"
     except Exception as exc:  # a failed run is data: recorded, not fatal to the sweep
         row["status"] = "failed"
-        row["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        row["error"] = _one_line(f"{type(exc).__name__}: {exc}")[:500]
     row["run_time"] = time.perf_counter() - t0
     return row
 
+
+def _one_line(message: str) -> str:
+    """``message`` with its line breaks replaced by " | ", so that a row stays one line of the CSV."""
+    return re.sub(r"\s*[\r\n]+\s*", " | ", message.strip())

@@ -1,9 +1,9 @@
 """Solvers of the empirical Lipschitz-regularized problem (seed 000, eq. (2.7))."""
-from ._api import AUTO_PAIRS_MAX_N, METHODS, kantorovich_dual, lipschitz_regression
-from ._certificate import violation_scan
-from ._result import LipschitzResult, SolverError
+from ._api import AUTO_PAIRS_MAX_N, METHODS, Certificate, certify, kantorovich_dual, lipschitz_regression
+from ._certificate import FEASIBILITY_TOL, GAP_TOL, violation_scan
+from ._result import CertificateWarning, LipschitzResult, SolverError
 
 __all__ = [
-    "lipschitz_regression", "kantorovich_dual", "LipschitzResult", "SolverError",
-    "violation_scan", "METHODS", "AUTO_PAIRS_MAX_N",
+    "lipschitz_regression", "certify", "Certificate", "kantorovich_dual", "LipschitzResult", "SolverError", "CertificateWarning",
+    "violation_scan", "METHODS", "AUTO_PAIRS_MAX_N", "FEASIBILITY_TOL", "GAP_TOL",
 ]

@@ -2,16 +2,22 @@ r"""Public entry points of the solvers package."""
 from __future__ import annotations
 
 import time
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._validation import check_norm, check_points, check_positive, check_values
 from ..losses import get_loss
-from ._certificate import violation_scan
+from ._certificate import FEASIBILITY_TOL, GAP_TOL, dual_bound, lipschitz_on_pairs, relative_gap, violation_scan
+from ._constant import constant_solution, critical_lower_bound, critical_transport
+from .._pairwise import pair_distances
 from ._pairs import reference_pairs, solve_pair_program
-from ._result import LipschitzResult, SolverError
+from ._subproblem import DirectSubproblem, direct_supported
+from ._result import Certificate, CertificateWarning, LipschitzResult, RawSolution, SolverError
+from ._units import normalize
 
-__all__ = ["lipschitz_regression", "kantorovich_dual", "METHODS", "AUTO_PAIRS_MAX_N"]
+__all__ = ["lipschitz_regression", "certify", "Certificate", "kantorovich_dual", "METHODS", "AUTO_PAIRS_MAX_N"]
 
 AUTO_PAIRS_MAX_N = 300
 METHODS = ("auto", "pairs", "cutting-plane")
@@ -50,9 +56,96 @@ def _resolve_method(method: str, n: int, d: int) -> str:
     return method
 
 
+def _solve_pairs(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale) -> RawSolution:
+    """The reference: every pair (adjacent pairs in 1-D) in one cvxpy program. A cross-entropy solve
+    that the exponential-cone solver does not finish ("optimal_inaccurate" after its retries, or a
+    failure) is redone by the Newton QPs of :class:`~lipconv.solvers._subproblem.DirectSubproblem`
+    on the same pairs (``info["fallback"]``)."""
+    i, j = reference_pairs(X)
+    values, L, status, M = solve_pair_program(
+        X, Y, w, loss, lam, i, j, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale
+    )
+    info = {}
+    if loss.name == "cross_entropy" and status != "optimal" and direct_supported(loss, Y.shape[1], p_y, solver):
+        sub = DirectSubproblem(X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale)
+        values2, L2, status2, _, M2 = sub.solve(i, j, pair_distances(X, i, j, p=p_x))
+        if values2 is not None and status2 == "optimal":
+            info["fallback"] = f"clarabel-direct (cvxpy status {status!r})"
+            values, L, status, M = values2, L2, status2, M2
+    return RawSolution(values, L, status, i, j, M, len(i), info)
+
+
+def _solve_cutting_plane(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale, **options) -> RawSolution:
+    from ._cutting_plane import solve_cutting_plane
+
+    return solve_cutting_plane(
+        X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, verbose=verbose, objective_scale=objective_scale,
+        **options,
+    )
+
+
+def _check_method_options(method: str, options) -> dict:
+    """``method_options`` are keyword options of the cutting plane
+    (:func:`~lipconv.solvers._cutting_plane.solve_cutting_plane`); the reference takes none."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ValueError(f"method_options must be a dict, got {type(options).__name__}")
+    if not options:
+        return {}
+    if method != "cutting-plane":
+        raise ValueError(f"method_options are options of method 'cutting-plane', got {sorted(options)} with method {method!r}")
+    import inspect
+
+    from ._cutting_plane import solve_cutting_plane
+
+    params = inspect.signature(solve_cutting_plane).parameters
+    allowed = sorted(k for k, v in params.items() if v.kind == v.KEYWORD_ONLY
+                     and k not in ("p_x", "p_y", "solver", "tol", "verbose", "objective_scale"))
+    bad = sorted(set(options) - set(allowed))
+    if bad:
+        raise ValueError(f"method_options must be among {allowed}, got {bad}")
+    return dict(options)
+
+
+def _objective_reference(X, Y, lam, constant_value, *, p_x, p_y) -> float:
+    """An estimate of the optimum J* for scaling the subproblems (not a bound): the smaller of the
+    constant's value and lam times the labels' Lipschitz constant on a 6-nearest-neighbour graph
+    (the interpolation's value, with a lower estimate of its L)."""
+    from ._cutting_plane import knn_pairs
+
+    i, j = reference_pairs(X) if X.shape[1] == 1 else knn_pairs(X, 6, p_x)
+    ref = min(constant_value, lam * lipschitz_on_pairs(X, Y, i, j, p_x=p_x, p_y=p_y))
+    return ref if ref > 0 and np.isfinite(ref) else 1.0
+
+
+# The methods' seam: each takes the normalized problem and returns a RawSolution.
+_METHOD_SOLVERS = {"pairs": _solve_pairs, "cutting-plane": _solve_cutting_plane}
+_ACCEPTED = ("optimal", "optimal_inaccurate", "inaccurate", "max_rounds")
+
+
+def _snap_duplicates(X: np.ndarray, U: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Give coincident points the weighted mean of their values (the program forces them equal;
+    this removes the solver's round-off so that their pair excess is exactly 0)."""
+    _, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+    if counts.max() == 1:
+        return U
+    inverse = inverse.reshape(-1)
+    dup = counts[inverse] > 1
+    wsum = np.bincount(inverse, weights=w, minlength=len(counts))
+    uniform = wsum[inverse] <= 0
+    ww = np.where(uniform, 1.0, w)
+    mean = np.stack([np.bincount(inverse, weights=ww * U[:, c], minlength=len(counts)) for c in range(U.shape[1])], axis=1)
+    norm = np.bincount(inverse, weights=ww, minlength=len(counts))
+    out = U.copy()
+    out[dup] = (mean / norm[:, None])[inverse[dup]]
+    return out
+
+
 def lipschitz_regression(
     X, y, *, lam, loss="squared", p_x=2, p_y=2, weights=None, method="auto",
-    solver=None, tol=1e-8, verbose=False,
+    solver=None, tol=1e-8, feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL, verbose=False,
+    method_options=None,
 ) -> LipschitzResult:
     r"""Minimize empirical loss plus lambda times the Lipschitz constant (seed 000, eq. (2.7)).
 
@@ -65,14 +158,34 @@ def lipschitz_regression(
     exactly :math:`\min_u J_n[u]` over Lipschitz functions on X (DESIGN.md, "The core problem");
     with quadrature weights it solves the continuum problem (4.4) numerically.
 
+    **Units.** The problem is solved in normalized units and mapped back
+    (:mod:`lipconv.solvers._units`): X is centred on its bounding box and divided by its largest
+    side; y (except for the cross-entropy) is centred on its range and divided by its largest
+    component range s; lambda and the Huber threshold move with them. The answer is therefore
+    equivariant: :math:`x \to c x`, :math:`y \to s y + b` (with lambda scaled as the loss
+    requires) changes values, L and objective by exactly that change of units.
+
+    **Exact degenerate answers.** When lambda is at least the price of a star transport of the
+    constant's subgradient (:mod:`lipconv.solvers._constant`; this covers constant labels and
+    coincident points), the minimizer is the constant (mean, median, Huber centre, mean label row)
+    with L = 0, returned without a convex solve (``status = "constant"``) and with a zero
+    certificate. Coincident points get one value (the program forces it).
+
+    **Certificate** (:mod:`lipconv.solvers._certificate`): ``max_violation``, the worst pair excess
+    over all pairs relative to the label range, and ``relative_gap``, the duality gap of the full
+    all-pairs program relative to the objective, from the final program's multipliers extended by
+    zero. ``certified`` is True when both are within ``feasibility_tol`` and ``gap_tol``; a solve
+    that is not certified emits a :class:`~lipconv.solvers.CertificateWarning` (or raises
+    :class:`SolverError` when the convex solver also reported a failure).
+
     Parameters
     ----------
     X : array_like, shape (n, d) or (n,)
-        Sample points; a 1-D array is n points on a line.
+        Sample points (real); a 1-D array is n points on a line.
     y : array_like, shape (n,) or (n, k)
         Labels (rows on the simplex for the cross-entropy).
     lam : float
-        Regularization weight lambda > 0.
+        Regularization weight lambda > 0, in the units of the objective per unit of L.
     loss : str or lipconv.losses.Loss
         "squared" (a QP), "absolute" (an LP), "huber", or "cross_entropy" (seed 000 eq. (4.6), an
         exponential-cone program).
@@ -87,23 +200,105 @@ def lipschitz_regression(
     solver : str, optional
         cvxpy solver for the convex programs (default "CLARABEL").
     tol : float
-        Solver stopping tolerance (gap and feasibility).
+        Solver stopping tolerance (gap and feasibility of the normalized subproblems).
+    feasibility_tol, gap_tol : float
+        Tolerances of the two parts of the certificate (default 1e-6 each).
     verbose : bool
         Progress output of the iterative methods.
+    method_options : dict, optional
+        Keyword options of the cutting plane (:func:`lipconv.solvers._cutting_plane.solve_cutting_plane`),
+        e.g. ``{"subproblem": "cvxpy"}`` for the cvxpy subproblems, ``{"coarsen": 0}`` for a cold
+        start, ``{"backend": "numpy"}`` for the oracle.
 
     Returns
     -------
     LipschitzResult
-        Values, L, objective and the certificate ``max_violation`` (exact scan over all pairs).
+        Values, L, objective, the lower bound and the two-part certificate.
 
     Raises
     ------
     ValueError
-        On bad input (non-finite data, mismatched lengths, lam <= 0, n < 2, unknown loss/norm/method).
+        On bad input (complex or non-finite data, mismatched lengths, lam <= 0, n < 2, unknown
+        loss/norm/method).
     SolverError
-        When the convex solver fails or ends in a status other than "optimal".
+        When the convex solver fails and its point is not certified.
     """
     t0 = time.perf_counter()
+    X, Y, scalar, w, loss, lam, p_x, p_y = _check_problem(X, y, lam, loss, p_x, p_y, weights)
+    n = X.shape[0]
+    tol = check_positive(tol, "tol")
+    feasibility_tol = check_positive(feasibility_tol, "feasibility_tol")
+    gap_tol = check_positive(gap_tol, "gap_tol")
+    solver = "CLARABEL" if solver is None else str(solver).upper()
+    if solver not in _SOLVERS:
+        raise ValueError(f"solver must be one of {_SOLVERS}, got {solver!r}")
+    method = _resolve_method(method, n, X.shape[1])
+    options = _check_method_options(method, method_options)
+
+    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y)
+    const, units = prob.const, prob.units
+    # lam_star: the price of the star transport, in the user's units (lam >= lam_star: constant).
+    info: dict = {"units": units, "lam_star": const.lam_star * units.lam_scale, "constant": False}
+    transport = None
+    if const.lam_star > prob.lam >= critical_lower_bound(prob.X, const.G, p_y=p_y):
+        transport = critical_transport(prob.X, const.G, p_x=p_x, p_y=p_y)
+        if transport is not None and (Y.shape[1] == 1 or p_y == np.inf):  # exact there (see _constant)
+            info["lam_critical"] = transport[3] * units.lam_scale
+    if prob.lam >= const.lam_star or (transport is not None and prob.lam >= transport[3]):
+        method, status, n_pairs = "constant", "constant", 0
+        values_n, L_n, excess = prob.constant_values(), 0.0, 0.0
+        duals = [] if transport is None else [transport[:3]]
+    else:
+        J_ref = _objective_reference(prob.X, prob.Y, prob.lam, const.loss_value, p_x=p_x, p_y=p_y)
+        raw = _METHOD_SOLVERS[method](
+            prob.X, prob.Y, w, prob.loss, prob.lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, verbose=verbose,
+            objective_scale=n / J_ref, **options,
+        )
+        info.update(raw.info)
+        status, n_pairs = raw.status, int(raw.n_pairs)
+        if raw.values is None or status not in _ACCEPTED:
+            raise SolverError(
+                f"{solver} ended with status {status!r} (method {method!r}, n = {n}, k = {Y.shape[1]}, "
+                f"pairs = {n_pairs}, loss {loss.name!r})"
+            )
+        values_n = _snap_duplicates(prob.X, raw.values, w)
+        if prob.loss.name == "cross_entropy":  # the simplex up to the solver's tolerance, exactly
+            values_n = np.clip(values_n, 0.0, None)
+            values_n /= values_n.sum(axis=1, keepdims=True)
+        # The smaller of the solver's L and the tightest L of its pairs (see _cutting_plane): the
+        # first can be far too large at tiny lam, the second too large by round-off over short pairs.
+        L_n = min(float(raw.lipschitz), lipschitz_on_pairs(prob.X, values_n, raw.i, raw.j, p_x=p_x, p_y=p_y, oriented=raw.oriented))
+        duals = [] if raw.multipliers is None else [(raw.i, raw.j, raw.multipliers)]
+        reuse = raw.max_excess is not None and values_n is raw.values and L_n == raw.lipschitz
+        excess = raw.max_excess if reuse else None  # the method's last oracle scan was this exact scan
+        if const.loss_value <= prob.objective(values_n, L_n):
+            # At or just above the critical lam the solver returns the constant up to noise: the
+            # exact constant is feasible for every pair and no worse.
+            values_n, L_n, excess = prob.constant_values(), 0.0, 0.0
+            info["constant"] = True
+    cert = _certify_normalized(prob, values_n, L_n, duals, excess)
+    info["constant"] = info["constant"] or status == "constant"
+    result = LipschitzResult(
+        values=units.values(values_n), lipschitz=units.lipschitz(L_n), objective=units.objective(cert.objective),
+        loss_value=units.objective(cert.loss_value), status=status, max_violation=cert.max_violation,
+        solve_time=time.perf_counter() - t0, method=method, solver=solver, n_pairs=n_pairs, X=X, lam=lam,
+        p_x=p_x, p_y=p_y, scalar=scalar, info=info, lower_bound=units.objective(cert.lower_bound),
+        relative_gap=cert.relative_gap, feasibility_tol=feasibility_tol, gap_tol=gap_tol,
+        dual=prob.dual_to_user(cert.dual),
+    )
+    if not result.certified:
+        message = (
+            f"{method} solve (status {status!r}, n = {n}, loss {loss.name!r}) is not certified: "
+            f"max_violation = {cert.max_violation:.3g} (tolerance {feasibility_tol:g}), relative_gap = "
+            f"{cert.relative_gap:.3g} (tolerance {gap_tol:g})"
+        )
+        if status not in ("optimal", "constant"):
+            raise SolverError(f"{solver} ended with status {status!r}; {message}")
+        warnings.warn(message, CertificateWarning, stacklevel=2)
+    return result
+
+
+def _check_problem(X, y, lam, loss, p_x, p_y, weights):
     X = check_points(X, "X", min_rows=2)
     n = X.shape[0]
     Y, scalar = check_values(y, n, "y")
@@ -113,35 +308,139 @@ def lipschitz_regression(
     p_x = check_norm(p_x, "p_x")
     p_y = check_norm(p_y, "p_y")
     w = _check_weights(weights, n)
-    tol = check_positive(tol, "tol")
-    solver = "CLARABEL" if solver is None else str(solver).upper()
-    if solver not in _SOLVERS:
-        raise ValueError(f"solver must be one of {_SOLVERS}, got {solver!r}")
-    method = _resolve_method(method, n, X.shape[1])
+    return X, Y, scalar, w, loss, lam, p_x, p_y
 
-    info: dict = {}
-    if method == "pairs":
-        i, j = reference_pairs(X)
-        values, L, status = solve_pair_program(X, Y, w, loss, lam, i, j, p_x=p_x, p_y=p_y, solver=solver, tol=tol)
-        n_pairs = len(i)
-    else:
-        from ._cutting_plane import solve_cutting_plane
 
-        values, L, status, n_pairs, info = solve_cutting_plane(
-            X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, verbose=verbose
+@dataclass(frozen=True)
+class _Normalized:
+    """The problem in normalized units (:mod:`._units`) with its constant solution and label box."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    w: np.ndarray
+    loss: object
+    lam: float
+    units: object
+    p_x: float
+    p_y: float
+    const: object
+
+    def constant_values(self) -> np.ndarray:
+        return np.broadcast_to(self.const.c, self.Y.shape).copy()
+
+    def loss_value(self, U) -> float:
+        return float(self.w @ self.loss.value(U, self.Y))
+
+    def objective(self, U, L) -> float:
+        return self.loss_value(U) + self.lam * float(L)
+
+    def lower_bound(self, i, j, M) -> float:
+        lo, hi = self.Y.min(axis=0), self.Y.max(axis=0)
+        return dual_bound(self.X, self.Y, self.w, self.loss, self.lam, i, j, M, p_x=self.p_x, p_y=self.p_y, lo=lo, hi=hi)
+
+    def dual_to_user(self, dual):
+        """Multipliers to the user's units: the Lagrangian term :math:`\\langle \\Lambda, u_a - u_b\\rangle`
+        keeps its value when :math:`\\Lambda = (\\sigma / s) \\Lambda'` (objective scale sigma, label scale s)."""
+        if dual is None:
+            return None
+        i, j, M = dual
+        return i, j, M * (self.units.objective_scale / self.units.y_scale)
+
+    def dual_from_user(self, dual):
+        i, j, M = dual
+        return np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64), np.asarray(M, dtype=float) * (
+            self.units.y_scale / self.units.objective_scale
         )
-    if values is None or status != "optimal":
-        raise SolverError(
-            f"{solver} ended with status {status!r} (method {method!r}, n = {n}, k = {Y.shape[1]}, "
-            f"pairs = {n_pairs}, loss {loss.name!r})"
-        )
-    loss_value = float(w @ loss.value(values, Y))
-    max_violation = violation_scan(X, values, L, p_x=p_x, p_y=p_y)
-    return LipschitzResult(
-        values=values, lipschitz=L, objective=loss_value + lam * L, loss_value=loss_value,
-        status=status, max_violation=max_violation, solve_time=time.perf_counter() - t0,
-        method=method, solver=solver, n_pairs=int(n_pairs), X=X, lam=lam, p_x=p_x, p_y=p_y,
-        scalar=scalar, info=info,
+
+
+def _normalized_problem(X, Y, w, loss, lam, p_x, p_y) -> _Normalized:
+    Xn, Yn, loss_n, lam_n, units = normalize(X, Y, loss, lam)
+    const = constant_solution(Xn, Yn, w, loss_n, p_x=p_x, p_y=p_y)
+    return _Normalized(Xn, Yn, w, loss_n, lam_n, units, p_x, p_y, const)
+
+
+@dataclass(frozen=True)
+class _NormalizedCertificate:
+    objective: float
+    loss_value: float
+    lower_bound: float
+    relative_gap: float
+    max_violation: float
+    dual: tuple | None
+
+
+def _certify_normalized(prob: _Normalized, U, L, duals, max_excess=None) -> _NormalizedCertificate:
+    """Both parts of the certificate of (U, L) in normalized units (:mod:`._certificate`): the
+    exact all-pairs excess (or the caller's exact scan of the same point), and the best lower bound
+    among the given multipliers and the constant's star transport."""
+    loss_value = prob.loss_value(U)
+    upper = loss_value + prob.lam * float(L)
+    const = prob.const
+    candidates = [(const.i, const.j, const.multipliers)] + list(duals)
+    bounds = [prob.lower_bound(*d) for d in candidates]
+    best = int(np.argmax(bounds))
+    if max_excess is None:
+        max_excess = violation_scan(prob.X, U, L, p_x=prob.p_x, p_y=prob.p_y, scale=1.0)
+    return _NormalizedCertificate(
+        objective=upper, loss_value=loss_value, lower_bound=bounds[best],
+        relative_gap=relative_gap(upper, bounds[best]), max_violation=float(max_excess),
+        dual=candidates[best] if best > 0 else None,
+    )
+
+
+def certify(
+    X, y, values, *, lam, lipschitz=None, loss="squared", p_x=2, p_y=2, weights=None, dual=None,
+    feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL,
+) -> Certificate:
+    r"""The two-part certificate of any candidate point (values, L) of seed 000 eq. (2.7).
+
+    Feasibility: :math:`\max_{i<j}(\|u_i - u_j\|_{p_y} - L \|x_i - x_j\|_{p_x})_+ / s` over all
+    pairs, s the largest label range. Optimality: :math:`(J(u, L) - D(\Lambda)) / J(u, L)` with the
+    weak-duality lower bound D of :mod:`lipconv.solvers._certificate`, from the multipliers
+    ``dual`` (those of a :class:`LipschitzResult`, or your own) or, without them, from the
+    constant's star transport only (which is tight only at or above the critical lambda). Use it to
+    judge a point from elsewhere, e.g. a neural network's values on the samples, against the
+    optimum.
+
+    Parameters
+    ----------
+    X, y, lam, loss, p_x, p_y, weights
+        The problem, as in :func:`lipschitz_regression`.
+    values : array_like, shape (n,) or (n, k)
+        The candidate's values on the samples.
+    lipschitz : float, optional
+        Its L (default: the exact Lipschitz constant of ``values`` on X, an O(n^2) dense scan).
+    dual : LipschitzResult or tuple (i, j, multipliers), optional
+        Pair multipliers in the user's units, shape (P, k), oriented as
+        :math:`\langle \Lambda_r, u_{i_r} - u_{j_r}\rangle` (``LipschitzResult.dual``).
+    feasibility_tol, gap_tol : float
+
+    Returns
+    -------
+    Certificate
+    """
+    X, Y, _, w, loss, lam, p_x, p_y = _check_problem(X, y, lam, loss, p_x, p_y, weights)
+    U, _ = check_values(values, X.shape[0], "values")
+    if U.shape != Y.shape:
+        raise ValueError(f"values must have the shape of y, {Y.shape}, got {U.shape}")
+    if lipschitz is None:
+        from ..extension import lipschitz_constant
+
+        lipschitz = lipschitz_constant(X, U, p_x=p_x, p_y=p_y)
+    lipschitz = check_positive(lipschitz, "lipschitz", allow_zero=True)
+    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y)
+    units = prob.units
+    Un = (U - units.y_center) / units.y_scale
+    Ln = lipschitz * units.x_scale / units.y_scale
+    if isinstance(dual, LipschitzResult):
+        dual = dual.dual
+    duals = [] if dual is None else [prob.dual_from_user(dual)]
+    cert = _certify_normalized(prob, Un, Ln, duals)
+    return Certificate(
+        objective=units.objective(cert.objective), lower_bound=units.objective(cert.lower_bound),
+        relative_gap=cert.relative_gap, max_violation=cert.max_violation,
+        feasibility_tol=check_positive(feasibility_tol, "feasibility_tol"),
+        gap_tol=check_positive(gap_tol, "gap_tol"),
     )
 
 

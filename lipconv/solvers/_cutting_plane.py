@@ -21,18 +21,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
 from .._pairwise import pair_distances
 from ..norms import pnorm
-from ._certificate import relative_violation_scale
+from ._certificate import lipschitz_on_pairs
 from ._oracle import scan_pairs
-from ._pairs import reference_pairs, solve_pair_program
+from ._pairs import reference_pairs
+from ._result import RawSolution
+from ._subproblem import SUBPROBLEMS, direct_supported
 
-__all__ = ["solve_cutting_plane", "knn_pairs", "DIRECT_LOSSES"]
-
-DIRECT_LOSSES = ("squared", "absolute")
+__all__ = ["solve_cutting_plane", "knn_pairs"]
 
 
 def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,130 +47,6 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     return key // n, key % n
 
 
-def _direct_supported(loss, k: int, p_y: float, solver: str) -> bool:
-    return solver == "CLARABEL" and loss.name in DIRECT_LOSSES and (k == 1 or p_y in (2.0, np.inf))
-
-
-class _DirectProgram:
-    """The restricted program in Clarabel's standard form, assembled from numpy/scipy arrays.
-
-    Variables ``x = [vec(u) (row-major, n k), L, t (n k, absolute loss only)]``. The objective is
-    scaled by ``1 / mean(w) = n`` so that its terms are O(1) for the interior-point tolerances. The
-    loss rows and the objective are built once; the pair rows are rebuilt from the accumulated pair
-    arrays each round (O(pairs), negligible next to the factorizations).
-    """
-
-    def __init__(self, Y, w, loss, lam, *, p_y, tol):
-        import clarabel
-
-        self.clarabel = clarabel
-        self.n, self.k = Y.shape
-        n, k = self.n, self.k
-        nk = n * k
-        self.absolute = loss.name == "absolute"
-        self.nvar = nk + 1 + (nk if self.absolute else 0)
-        self.iL = nk
-        scale = float(n)
-        wk = np.repeat(w, k) * scale
-        y = Y.reshape(-1)
-        q = np.zeros(self.nvar)
-        q[self.iL] = lam * scale
-        if self.absolute:
-            self.P = sp.csc_matrix((self.nvar, self.nvar))
-            q[nk + 1:] = wk
-            I = sp.identity(nk, format="csc")
-            T = sp.hstack([sp.csc_matrix((nk, nk + 1)), I], format="csc")
-            U = sp.hstack([I, sp.csc_matrix((nk, self.nvar - nk))], format="csc")
-            self.A_fixed = sp.vstack([U - T, -U - T, self._unit_row(-1.0)], format="csc")
-            self.b_fixed = np.concatenate([y, -y, [0.0]])
-        else:
-            self.P = sp.diags(np.concatenate([2.0 * wk, np.zeros(self.nvar - nk)]), format="csc")
-            q[:nk] = -2.0 * wk * y
-            self.A_fixed = self._unit_row(-1.0)
-            self.b_fixed = np.zeros(1)
-        self.q = q
-        self.soc = k > 1 and p_y == 2.0
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        settings.tol_gap_abs = tol
-        settings.tol_gap_rel = tol
-        settings.tol_feas = tol
-        settings.max_iter = 500
-        # "auto" picks faer on large problems; measured at n = 32,768 (245k pair rows) faer took 106 s
-        # where qdldl took 7.2 s for the same solve.
-        settings.direct_solve_method = "qdldl"
-        self.settings = settings
-        self.tol = float(tol)
-
-    def _unit_row(self, value):
-        return sp.csc_matrix(([value], ([0], [self.iL])), shape=(1, self.nvar))
-
-    def _pair_rows(self, i, j, d, oriented):
-        """Rows of ``A x + s = 0`` for the pairs. Oriented (k = 1): one row ``u_i - u_j - d L <= 0``
-        per pair. Otherwise linear pairs ``+-(u_ic - u_jc) - d L <= 0`` (2 k rows), or SOC blocks
-        ``(d L, u_i - u_j)`` (k + 1 rows)."""
-        k, P = self.k, len(i)
-        c = np.arange(k)
-        ci = (i[:, None] * k + c).reshape(-1)
-        cj = (j[:, None] * k + c).reshape(-1)
-        if oriented:
-            r = np.arange(P)
-            rows = np.concatenate([r, r, r])
-            cols = np.concatenate([i, j, np.full(P, self.iL)])
-            vals = np.concatenate([np.ones(P), -np.ones(P), -d])
-            return sp.csc_matrix((vals, (rows, cols)), shape=(P, self.nvar))
-        if self.soc:
-            # Block r: row (k+1) r holds -d L (s0 = d L), rows (k+1) r + 1 + c hold -(u_ic - u_jc).
-            base = (np.arange(P) * (k + 1))[:, None]
-            rc = (base + 1 + c).reshape(-1)
-            rows = np.concatenate([base[:, 0], rc, rc])
-            cols = np.concatenate([np.full(P, self.iL), ci, cj])
-            vals = np.concatenate([-d, -np.ones(P * k), np.ones(P * k)])
-            return sp.csc_matrix((vals, (rows, cols)), shape=(P * (k + 1), self.nvar))
-        m = P * k
-        r = np.arange(m)
-        dk = np.repeat(d, k)
-        rows = np.concatenate([r, r, r, m + r, m + r, m + r])
-        cols = np.concatenate([ci, cj, np.full(m, self.iL), ci, cj, np.full(m, self.iL)])
-        vals = np.concatenate([np.ones(m), -np.ones(m), -dk, -np.ones(m), np.ones(m), -dk])
-        return sp.csc_matrix((vals, (rows, cols)), shape=(2 * m, self.nvar))
-
-    def solve(self, i, j, d, *, oriented=False, tol=None):
-        """Solve the program restricted to the pairs; returns ``(U, L, status, multipliers)`` with one
-        multiplier per pair (the sum of the duals of its rows; for an SOC block its first entry, the
-        dual norm bound). ``tol`` overrides the gap and feasibility tolerances for this solve."""
-        clarabel = self.clarabel
-        if tol is not None:
-            self.settings.tol_gap_abs = self.settings.tol_gap_rel = self.settings.tol_feas = float(tol)
-            # Iterative refinement of the KKT solves only on solves at the target tolerance: a loose
-            # round does not need it (measured at n = 32,768, 245k rows: 7.1 s -> 5.5 s, same L to 1e-11).
-            self.settings.iterative_refinement_enable = float(tol) <= self.tol
-        oriented = bool(oriented) and self.k == 1
-        Apair = self._pair_rows(i, j, d, oriented)
-        A = sp.vstack([self.A_fixed, Apair], format="csc")
-        b = np.concatenate([self.b_fixed, np.zeros(Apair.shape[0])])
-        n_lin = self.A_fixed.shape[0]
-        if self.soc and not oriented:
-            cones = [clarabel.NonnegativeConeT(n_lin)] + [clarabel.SecondOrderConeT(self.k + 1)] * len(i)
-        else:
-            cones = [clarabel.NonnegativeConeT(n_lin + Apair.shape[0])]
-        sol = clarabel.DefaultSolver(self.P, self.q, A, b, cones, self.settings).solve()
-        status = str(sol.status)
-        status = {"Solved": "optimal", "AlmostSolved": "optimal_inaccurate"}.get(status, status.lower())
-        x = np.asarray(sol.x, dtype=float)
-        if x.size != self.nvar or not np.all(np.isfinite(x)):
-            return None, None, status, None
-        z = np.asarray(sol.z, dtype=float)[n_lin:]
-        P = len(i)
-        if oriented:
-            mult = z
-        elif self.soc:
-            mult = z[:: self.k + 1]
-        else:
-            mult = z[: P * self.k].reshape(P, self.k).sum(axis=1) + z[P * self.k:].reshape(P, self.k).sum(axis=1)
-        return x[: self.n * self.k].reshape(self.n, self.k), max(float(x[self.iL]), 0.0), status, mult
-
-
 def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
     """Mask of the pairs whose constraint is within ``slack`` (relative to L d_ij) of being tight;
     ``oriented``: the row ``u_i - u_j <= L d_ij`` of scalar outputs."""
@@ -182,23 +57,28 @@ def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
 
 def _solve_level(
     X, Y, w, loss, lam, init, *, p_x, p_y, solver, tol, viol_tol, per_point, max_rounds, backend,
-    leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None,
+    leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None, objective_scale=None, subproblem="auto",
 ):
-    """The cutting-plane loop on one point set. ``init = ((i, j), (ci, cj))``: graph pairs (both
-    orientations where cuts are oriented, or the one ``u0`` makes steeper) and pairs carried from a
-    coarser level (already oriented). Returns ``values, L, status, keys, mult, info`` with the final
-    pair keys ``a n + b`` and their multipliers (None on the cvxpy path)."""
+    """The cutting-plane loop on one (normalized) point set. ``init = ((i, j), (ci, cj))``: graph
+    pairs (both orientations where cuts are oriented, or the one ``u0`` makes steeper) and pairs
+    carried from a coarser level (already oriented). Returns ``values, L, status, keys, weights,
+    last, info``: the final pair keys ``a n + b`` with their multiplier sizes (for dropping and
+    carrying), and ``last = (i, j, Lam, max_excess)``, the pairs of the last subproblem with its
+    pair multipliers (:mod:`._certificate`) and the oracle's exact all-pairs maximum excess at the
+    returned (values, L) (None when no scan followed the last solve)."""
     n, k = Y.shape
-    direct = _direct_supported(loss, k, p_y, solver)
-    program = _DirectProgram(Y, w, loss, lam, p_y=p_y, tol=tol) if direct else None
+    if subproblem == "auto":
+        subproblem = "clarabel-direct" if direct_supported(loss, k, p_y, solver) else "cvxpy"
+    direct = subproblem == "clarabel-direct"
+    program = SUBPROBLEMS[subproblem](
+        X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale
+    )
     # Oriented cuts (scalar outputs on the direct path): the pair (a, b) stands for the single row
     # u_a - u_b <= L d_ab, the only one of the two that a violation can make active.
     oriented = direct and k == 1
 
-    def subproblem(a, b, round_tol):
-        if direct:
-            return program.solve(a, b, pair_distances(X, a, b, p=p_x), oriented=oriented, tol=round_tol)
-        return (*solve_pair_program(X, Y, w, loss, lam, a, b, p_x=p_x, p_y=p_y, solver=solver, tol=tol), None)
+    def solve_restricted(a, b, round_tol):
+        return program.solve(a, b, pair_distances(X, a, b, p=p_x), oriented=oriented, tol=round_tol)
 
     exact_graph = X.shape[1] == 1
     (i, j), (ci, cj) = ((np.asarray(v, dtype=np.int64) for v in pair) for pair in init)
@@ -219,12 +99,10 @@ def _solve_level(
     i, j = keys // n, keys % n
     info = dict(
         n=int(n), rounds=0, pairs_per_round=[], violation_per_round=[], subproblem_times=[], oracle_time=0.0,
-        subproblem_time=0.0, subproblem="clarabel-direct" if direct else "cvxpy", oriented=oriented,
+        subproblem_time=0.0, subproblem=subproblem, oriented=oriented,
         backend=backend, dropped=False,
     )
-    values, L, status, mult = None, None, "not_started", None
-    label_scale = max(float(np.ptp(Y, axis=0).max()), float(np.abs(Y).max()), np.finfo(float).tiny)
-    diam = max(float(np.ptp(X, axis=0).max()), np.finfo(float).tiny)
+    values, L, status, mult, last = None, None, "not_started", None, (i, j, None, None)
     info["constant"] = False
     dropping = drop is not None and loss.theta > 0
     last_objective, stalls = -np.inf, 0
@@ -236,36 +114,43 @@ def _solve_level(
     info["tolerance_per_round"] = []
     for _ in range(max_rounds):
         t0 = time.perf_counter()
-        values, L, status, mult = subproblem(i, j, round_tol)
+        values, L_solver, status, mult, Lam = solve_restricted(i, j, round_tol)
         info["tolerance_per_round"].append(round_tol)
         info["subproblem_times"].append(time.perf_counter() - t0)
         info["subproblem_time"] += info["subproblem_times"][-1]
         info["rounds"] += 1
         info["pairs_per_round"].append(int(len(i)))
         if values is None or status not in ("optimal", "optimal_inaccurate"):
-            return values, L, status, keys, mult, info
-        if L <= 1e-9 * label_scale / diam and np.ptp(values, axis=0).max() <= 1e-6 * label_scale:
-            # L vanishes against the labels' slope and the relaxed values are constant up to solver
-            # noise (lam above its critical value): the constant is feasible for ALL pairs with L = 0,
-            # and its objective is that of the relaxation (a lower bound) up to the noise, so it is
-            # optimal. Without this step the oracle would chase the noise divided by L ~ 1e-13.
-            values = np.broadcast_to(w @ values, values.shape).copy()
-            L = 0.0
-            info["constant"] = True
+            return values, L_solver, status, keys, mult, (i, j, None, None), info
+        # The solver's own L can sit far above the tightest L of its pairs when lam is tiny (L then
+        # barely moves the objective), and below it by the values' round-off over the shortest
+        # pairs (in 1-D, 1e-11 over a spacing of 1e-5 made L 1e-6 too large); the oracle and the
+        # returned point use the smaller, whose excess the certificate then measures.
+        L = min(L_solver, lipschitz_on_pairs(X, values, i, j, p_x=p_x, p_y=p_y, oriented=oriented))
+        last = (i, j, Lam, None)
+        if L <= 1e-9 and np.ptp(values, axis=0).max() <= 1e-6:
+            # The relaxed values are constant up to solver noise in normalized units (lam above its
+            # critical value). The caller compares with the exact constant and certifies the gap
+            # with this solve's multipliers, so they must come from a solve at tol (a loose round's
+            # left a gap of 4e-3 on an LP); continuing after that would chase the noise.
             info["violation_per_round"].append(0.0)
+            if round_tol > tol:
+                round_tol = tol
+                continue
+            info["constant"] = True
             break
         if exact_graph:
             info["violation_per_round"].append(0.0)
             break
         t0 = time.perf_counter()
-        scale = relative_violation_scale(L, values, X)
         scan = scan_pairs(
-            X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol * scale,
+            X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol,
             leaf_size=leaf_size, backend=backend,
         )
         info["oracle_time"] += time.perf_counter() - t0
         info["backend"] = scan.backend
-        worst = scan.max_excess / scale
+        worst = scan.max_excess  # in normalized label units: the feasibility certificate's measure
+        last = (i, j, Lam, worst)
         info["violation_per_round"].append(worst)
         a, b = scan.i, scan.j
         if oriented:  # the violated row is u_a - u_b <= L d with u_a > u_b
@@ -294,7 +179,8 @@ def _solve_level(
             if mult is not None:
                 keep = mult > drop * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)
                 if keep_slack:
-                    keep |= _near_active(X, values, L, i, j, p_x, p_y, keep_slack * worst, oriented=oriented)
+                    # The band is relative to L d, like the old excess / L it was tuned with.
+                    keep |= _near_active(X, values, L, i, j, p_x, p_y, keep_slack * worst / max(L, 1e-300), oriented=oriented)
                 keys = keys[keep]
             else:
                 keys = keys[_near_active(X, values, L, i, j, p_x, p_y, drop)]
@@ -303,13 +189,13 @@ def _solve_level(
         i, j = keys // n, keys % n
     else:
         status = "max_rounds"
-    return values, L, status, keys, mult, info
+    return values, L, status, keys, mult, last, info
 
 
 def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
     max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
-    seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5,
+    seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto",
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -329,10 +215,12 @@ def solve_cutting_plane(
     stopping rule and the certificate are those of the cold start. Measured on FlatCube(2, 3),
     lam = 0.01: see ``benchmarks/solver_scaling.py``.
 
-    The subproblem. For the squared loss (a QP) and the absolute loss (an LP), with scalar outputs or
-    :math:`p_y \in \{2, \infty\}`, the restricted program is handed to Clarabel directly in its
-    standard form (:class:`_DirectProgram`), without cvxpy: the objective and loss rows are built
-    once, the pair rows are appended from arrays each round. For scalar outputs each cut is oriented:
+    The subproblem (a seam: :data:`lipconv.solvers._subproblem.SUBPROBLEMS`, chosen by
+    ``subproblem``). For the squared loss (a QP), the absolute loss (an LP) and the cross-entropy (a
+    sequence of QPs, damped Newton), with scalar outputs or :math:`p_y \in \{2, \infty\}`, the
+    restricted program is handed to Clarabel directly in its standard form
+    (:class:`~lipconv.solvers._subproblem.ClarabelProgram`), without cvxpy: the objective and loss
+    rows are built once, the pair rows are appended from arrays each round. For scalar outputs each cut is oriented:
     one row :math:`u_a - u_b \le L d_{ab}` (the side the oracle found violated) instead of two, which
     halves the constraint rows and, at n = 16,384, cut one solve from 5.1 s (46 interior-point
     iterations) to 2.0 s (33). We chose the interior-point solver over a warm-started first-order
@@ -340,8 +228,8 @@ def solve_cutting_plane(
     measured on n = 10,000 (46k pairs) Clarabel reaches 1e-8 in 3.7 s, OSQP needed 17 s for 1e-5 and
     88 s for 1e-7. An interior-point method gains nothing from a primal warm start, so the warm start
     between rounds is the active set itself: each round re-solves only the active pairs plus the new
-    cuts. All other cases (huber, cross-entropy, vector outputs with :math:`p_y = 1`, a solver other
-    than Clarabel) use the same loop with the cvxpy program of the reference
+    cuts. All other cases (Huber, vector outputs with :math:`p_y = 1`, a solver other than Clarabel)
+    use the same loop with the cvxpy program of the reference
     (:func:`~lipconv.solvers._pairs.solve_pair_program`) rebuilt on the active pairs each round:
     exact, only slower.
 
@@ -392,6 +280,10 @@ def solve_cutting_plane(
         Direct path: each round solves to ``clip(loose * worst violation, tol, loose_max)`` (the first
         to ``loose_max``), without Clarabel's iterative refinement; a converged loose round is
         confirmed by a solve at ``tol`` before the loop stops. ``loose = 0`` solves every round at tol.
+    objective_scale : float, optional
+        Factor on the subproblems' objective (default n for the direct path, 1 for cvxpy).
+    subproblem : {"auto", "clarabel-direct", "cvxpy"}
+        The subproblem solver; "auto" takes the direct path where it applies.
     seed : int
         Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
@@ -428,7 +320,8 @@ def solve_cutting_plane(
     opts = dict(
         p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol, per_point=per_point,
         max_rounds=max_rounds, backend=backend, leaf_size=leaf_size, drop=drop,
-        keep_slack=keep_slack, loose=loose, loose_max=loose_max,
+        keep_slack=keep_slack, loose=loose, loose_max=loose_max, objective_scale=objective_scale,
+        subproblem=subproblem,
     )
     levels = []
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)
@@ -439,14 +332,15 @@ def solve_cutting_plane(
             t0 = time.perf_counter()
             idx = order[:m]
             Xl, Yl = X[idx], Y[idx]
-            wl = w[idx] / w[idx].sum()
+            total = w[idx].sum()
+            wl = w[idx] / total if total > 0 else np.full(m, 1.0 / m)
             if exact_graph:
                 init = (reference_pairs(Xl), carried)
             elif li == 0 or fine_knn:
                 init = (knn_pairs(Xl, k_init, p_x), carried)
             else:
                 init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
-            values, L, status, keys, mult, linfo = _solve_level(
+            values, L, status, keys, mult, last, linfo = _solve_level(
                 Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0, **opts
             )
             linfo["time"] = time.perf_counter() - t0
@@ -472,13 +366,15 @@ def solve_cutting_plane(
     # Unordered pairs of the final program (an oriented cut and its reverse count once).
     m = sizes[len(levels) - 1]
     n_pairs = len(np.unique(np.minimum(keys // m, keys % m) * m + np.maximum(keys // m, keys % m)))
+    li, lj, Lam, max_excess = last
     if values is not None and len(sizes) > 1:
         if len(levels) == len(sizes):
             out = np.empty_like(values)
             out[order] = values
             values = out
+            li, lj = order[li], order[lj]
         else:  # a coarse level failed: report its status, no values for the full set
             values = None
     if status == "optimal_inaccurate":
         status = "inaccurate"
-    return values, L, status, n_pairs, info
+    return RawSolution(values, L, status, li, lj, Lam, n_pairs, info, max_excess, oriented=bool(info.get("oriented")))

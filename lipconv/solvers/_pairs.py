@@ -1,12 +1,14 @@
 r"""The reference method: every pair constraint in one vectorized cvxpy program."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
 from .._pairwise import all_pairs, pair_distances
 
-__all__ = ["reference_pairs", "difference_matrix", "solve_pair_program", "solver_options"]
+__all__ = ["reference_pairs", "difference_matrix", "solve_pair_program", "solver_options", "RETRY_SETTINGS"]
 
 
 def reference_pairs(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,13 +32,26 @@ def difference_matrix(i: np.ndarray, j: np.ndarray, n: int) -> sp.csr_matrix:
     return sp.csr_matrix((vals, (rows, cols)), shape=(P, n))
 
 
+# Clarabel settings for a second attempt after a stall: shorter steps, less static regularization,
+# tighter iterative refinement of the KKT solves. On small cross-entropy problems (exponential and
+# second- or first-order cones) the defaults stopped "almost solved" at any tolerance, one with a
+# certified gap of 2e-7 and values 9e-6 off, another with L 2e-6 off; shorter steps alone solved the
+# first, only the combination both (gaps 3e-11 and 1e-10).
+RETRY_SETTINGS = dict(
+    max_step_fraction=0.95, static_regularization_constant=1e-10,
+    iterative_refinement_reltol=1e-15, iterative_refinement_abstol=1e-15,
+)
+
+
 def solver_options(solver: str, tol: float) -> dict:
     """Map one tolerance to the stopping options of the cvxpy solvers we use."""
     if solver == "CLARABEL":
         # qdldl, not Clarabel's "auto" (which picks faer on large problems; on the cutting plane's
         # subproblem at n = 32,768 faer took 106 s where qdldl took 7.2 s). With qdldl the reference
         # at n = 1,000 (499,500 pairs) takes 43 s here; the issue reports > 10 minutes before.
-        return dict(tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=tol, max_iter=500, direct_solve_method="qdldl")
+        # tol_feas 100x tighter than the gap: the certificate's dual bound is only as good as the
+        # L-row of the stationarity, sum_r ||Lambda_r|| d_r = lam (see _cutting_plane._DirectProgram).
+        return dict(tol_gap_abs=tol, tol_gap_rel=tol, tol_feas=1e-2 * tol, max_iter=500, direct_solve_method="qdldl")
     if solver == "SCS":
         return dict(eps_abs=tol, eps_rel=tol, max_iters=200_000)
     if solver == "OSQP":
@@ -44,33 +59,80 @@ def solver_options(solver: str, tol: float) -> dict:
     return {}
 
 
-def pair_constraints(Du, Ld, p_y: float, k: int) -> list:
-    """Constraints ``||Du_r||_{p_y} <= Ld_r`` for every row r, vectorized (one object per sign)."""
+def pair_constraints(u, D, Ld, p_y: float, k: int):
+    r"""Constraints ``||(D u)_r||_{p_y} <= Ld_r`` for every row r, vectorized, and a function that
+    reads the pair multipliers off the solved constraints.
+
+    The multipliers are returned as an array (P, k) with the orientation of the rows of D: the
+    Lagrangian holds :math:`\langle \Lambda_r, (D u)_r\rangle - \|\Lambda_r\|_* L d_r`
+    (:mod:`._certificate`). Linear rows (k = 1, or p_y = inf) give :math:`\Lambda = \mu^+ - \mu^-`
+    from the duals of the two signs; the 1- and 2-norms of vector outputs are written with an
+    auxiliary ``V == D u`` whose equality dual is :math:`-\Lambda` (cvxpy's Lagrangian convention
+    :math:`f + \nu^\top (V - D u)`).
+    """
     import cvxpy as cp
 
+    Du = D @ u
     if k == 1:
-        return [Du[:, 0] <= Ld, -Du[:, 0] <= Ld]
+        cons = [Du[:, 0] <= Ld, -Du[:, 0] <= Ld]
+        return cons, lambda: (np.asarray(cons[0].dual_value) - np.asarray(cons[1].dual_value))[:, None]
     if p_y == np.inf:
         Lb = cp.reshape(Ld, (Du.shape[0], 1), order="C") @ np.ones((1, k))
-        return [Du <= Lb, -Du <= Lb]
-    return [cp.norm(Du, p_y, axis=1) <= Ld]
+        cons = [Du <= Lb, -Du <= Lb]
+        return cons, lambda: np.asarray(cons[0].dual_value) - np.asarray(cons[1].dual_value)
+    V = cp.Variable((D.shape[0], k))
+    cons = [V == Du, cp.norm(V, p_y, axis=1) <= Ld]
+    return cons, lambda: -np.asarray(cons[0].dual_value)
 
 
-def solve_pair_program(X, Y, w, loss, lam, i, j, *, p_x, p_y, solver, tol):
-    """Solve the finite program restricted to the pairs (i, j); return (values, L, status)."""
+def solve_pair_program(X, Y, w, loss, lam, i, j, *, p_x, p_y, solver, tol, objective_scale=None):
+    """Solve the finite program restricted to the pairs (i, j).
+
+    Returns ``(values, L, status, multipliers)``, the multipliers of shape (P, k) as in
+    :func:`pair_constraints` (None when the solver returned no point or no duals).
+    ``objective_scale`` multiplies the objective (the multipliers are divided by it back).
+    """
     import cvxpy as cp
 
     n, k = Y.shape
     dist = pair_distances(X, i, j, p=p_x)
     D = difference_matrix(i, j, n)
-    u = cp.Variable((n, k))
+    # Residual variables r = u - y: the objective has no constant term (see _DirectProgram), so
+    # the solver's relative gap is relative to J.
+    r = cp.Variable((n, k))
+    u = Y + r
     L = cp.Variable(nonneg=True)
-    cons = pair_constraints(D @ u, L * dist, p_y, k) + loss.constraints(u)
-    prob = cp.Problem(cp.Minimize(loss.cvxpy(u, Y, w) + lam * L), cons)
+    cons, multipliers = pair_constraints(u, D, L * dist, p_y, k)
+    sigma = 1.0 if objective_scale is None else float(objective_scale)
+    prob = cp.Problem(cp.Minimize(sigma * (loss.cvxpy(u, Y, w) + lam * L)), cons + loss.constraints(u))
+    # The cross-entropy's values are pinned by the gap only to sqrt(gap / theta), and
+    # theta = eps / (1 + eps)^2 is small (0.083 at eps = 0.1): two equivalent problems solved at 1e-8
+    # gave values 1.5e-6 apart, at 1e-9 up to 6e-7 (L 5e-7 off), at 1e-10 2e-10. So it is solved at
+    # tol / 100 first. A solve that stalls ("optimal_inaccurate") is retried with RETRY_SETTINGS,
+    # then at tol; the first "optimal" is kept, else the last attempt (the certificate judges it).
+    rungs = [1e-2 * tol, tol] if loss.name == "cross_entropy" else [tol]
+    attempts = [(rung, extra) for rung in rungs for extra in ({}, RETRY_SETTINGS if solver == "CLARABEL" else None)]
+    status = "not_started"
+    for rung, extra in attempts:
+        if extra is None:
+            continue
+        try:
+            with warnings.catch_warnings():
+                # cvxpy's "Solution may be inaccurate": the status says so, and the certificate decides.
+                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+                prob.solve(solver=solver, **{**solver_options(solver, rung), **extra})
+        except cp.error.SolverError as exc:
+            status = f"solver_error: {exc}"
+            continue
+        status = prob.status
+        if status == "optimal":
+            break
+    if r.value is None or status.startswith("solver_error"):
+        return None, None, status, None
     try:
-        prob.solve(solver=solver, **solver_options(solver, tol))
-    except cp.error.SolverError as exc:
-        return None, None, f"solver_error: {exc}"
-    if u.value is None:
-        return None, None, prob.status
-    return np.asarray(u.value, dtype=float), float(L.value), prob.status
+        M = multipliers() / sigma
+    except (TypeError, ValueError):
+        M = None
+    if M is not None and (M.shape != (len(i), k) or not np.all(np.isfinite(M))):
+        M = None
+    return Y + np.asarray(r.value, dtype=float), float(L.value), status, M
