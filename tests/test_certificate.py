@@ -459,3 +459,55 @@ def test_cutting_plane_reports_the_exact_scan_of_what_it_returns():
         tight = lipschitz_on_pairs(X, raw.values, raw.i, raw.j, p_x=2.0, p_y=2.0, oriented=raw.oriented)
         assert raw.lipschitz <= tight and (lam > 1e-6 or raw.lipschitz == tight)
         assert raw.max_excess == pytest.approx(_dense_max_excess(X, raw.values, raw.lipschitz, 2.0, 2.0), rel=1e-12, abs=1e-15)
+
+
+# ---------------------------------------------------------------- the program at a fixed L
+
+
+@pytest.mark.parametrize("loss", ["squared", "absolute", "huber", "cross_entropy"])
+@pytest.mark.parametrize("method", ["pairs", "cutting-plane"])
+def test_fixed_lipschitz_at_the_penalized_l_returns_the_penalized_loss(loss, method):
+    """The penalized minimizer (u, L) is feasible at that L, and any better loss at that L would beat
+    it in the penalized problem too: the fixed-L program at the penalized L returns its loss."""
+    X, y, _ = _instance(13, n=70, loss=loss)
+    pen = lipschitz_regression(X, y, lam=0.03, loss=loss, method="pairs")
+    fix = lipschitz_regression(X, y, lipschitz=pen.lipschitz, loss=loss, method=method)
+    assert fix.certified and fix.lam is None and fix.lipschitz == pen.lipschitz
+    np.testing.assert_allclose(fix.loss_value, pen.loss_value, rtol=1e-6)
+    assert fix.objective == fix.loss_value and fix.lower_bound <= fix.loss_value
+
+
+def test_fixed_lipschitz_lower_bound_holds_for_every_l_lipschitz_candidate():
+    """The certified lower bound is below the loss of every L-Lipschitz function: ramps of slope
+    <= L in random directions, clipped (1-Lipschitz operations keep the constant), and the
+    fixed-L optimum itself (whose loss the bound approaches)."""
+    X, y, rng = _instance(14, n=90, d=3)
+    L = 1.5
+    res = lipschitz_regression(X, y, lipschitz=L)
+    assert res.certified
+    lossf = get_loss("squared")
+    for _ in range(200):
+        direction = rng.standard_normal(3)
+        direction *= rng.uniform(0, L) / np.linalg.norm(direction)
+        f = np.clip(X @ direction + rng.uniform(-1, 1), y.min(), y.max())
+        assert np.mean(lossf.value(f, y)) >= res.lower_bound
+    assert res.lower_bound <= res.loss_value <= res.lower_bound * (1 + 1e-6)
+
+
+def test_fixed_lipschitz_degenerate_answers_and_units():
+    X, y, _ = _instance(15, n=60)
+    zero = lipschitz_regression(X, y, lipschitz=0.0)
+    assert zero.status == "constant" and np.all(zero.values == y.mean()) and zero.relative_gap <= 1e-15
+    np.testing.assert_allclose(zero.loss_value, np.var(y), rtol=1e-12)
+    big = lipschitz_regression(X, y, lipschitz=1e6)
+    assert big.status == "interpolation" and big.loss_value == 0.0 and np.all(big.values[:, 0] == y)
+    a = lipschitz_regression(X, y, lipschitz=1.3)
+    b = lipschitz_regression(1e3 * X + 5, 7 * y + 2, lipschitz=1.3 * 7 / 1e3)
+    np.testing.assert_allclose(b.loss_value, 49 * a.loss_value, rtol=1e-7)
+    np.testing.assert_allclose(b.values, 7 * a.values + 2, atol=1e-6 * 7 * np.ptp(y))
+    with pytest.raises(ValueError, match="give exactly one of lam and lipschitz"):
+        lipschitz_regression(X, y, lam=0.1, lipschitz=1.0)
+    with pytest.raises(ValueError, match="give exactly one of lam and lipschitz"):
+        lipschitz_regression(X, y)
+    with pytest.raises(ValueError, match="lipschitz must be finite and >= 0"):
+        lipschitz_regression(X, y, lipschitz=-1.0)

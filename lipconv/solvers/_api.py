@@ -10,6 +10,7 @@ import numpy as np
 from .._validation import check_norm, check_points, check_positive, check_values
 from ..losses import get_loss
 from ._certificate import FEASIBILITY_TOL, GAP_TOL, dual_bound, lipschitz_on_pairs, relative_gap, violation_scan
+from ._oracle import scan_pairs
 from ._constant import constant_solution, critical_lower_bound, critical_transport
 from .._pairwise import pair_distances
 from ._pairs import reference_pairs, solve_pair_program
@@ -56,18 +57,20 @@ def _resolve_method(method: str, n: int, d: int) -> str:
     return method
 
 
-def _solve_pairs(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale) -> RawSolution:
+def _solve_pairs(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale, fixed_L=None) -> RawSolution:
     """The reference: every pair (adjacent pairs in 1-D) in one cvxpy program. A cross-entropy solve
     that the exponential-cone solver does not finish ("optimal_inaccurate" after its retries, or a
     failure) is redone by the Newton QPs of :class:`~lipconv.solvers._subproblem.DirectSubproblem`
     on the same pairs (``info["fallback"]``)."""
     i, j = reference_pairs(X)
     values, L, status, M = solve_pair_program(
-        X, Y, w, loss, lam, i, j, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale
+        X, Y, w, loss, lam, i, j, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale,
+        fixed_L=fixed_L,
     )
     info = {}
     if loss.name == "cross_entropy" and status != "optimal" and direct_supported(loss, Y.shape[1], p_y, solver):
-        sub = DirectSubproblem(X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale)
+        sub = DirectSubproblem(X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol,
+                               objective_scale=objective_scale, fixed_L=fixed_L)
         values2, L2, status2, _, M2 = sub.solve(i, j, pair_distances(X, i, j, p=p_x))
         if values2 is not None and status2 == "optimal":
             info["fallback"] = f"clarabel-direct (cvxpy status {status!r})"
@@ -75,12 +78,13 @@ def _solve_pairs(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objectiv
     return RawSolution(values, L, status, i, j, M, len(i), info)
 
 
-def _solve_cutting_plane(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale, **options) -> RawSolution:
+def _solve_cutting_plane(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, objective_scale, fixed_L=None,
+                         **options) -> RawSolution:
     from ._cutting_plane import solve_cutting_plane
 
     return solve_cutting_plane(
         X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, verbose=verbose, objective_scale=objective_scale,
-        **options,
+        fixed_L=fixed_L, **options,
     )
 
 
@@ -101,21 +105,26 @@ def _check_method_options(method: str, options) -> dict:
 
     params = inspect.signature(solve_cutting_plane).parameters
     allowed = sorted(k for k, v in params.items() if v.kind == v.KEYWORD_ONLY
-                     and k not in ("p_x", "p_y", "solver", "tol", "verbose", "objective_scale"))
+                     and k not in ("p_x", "p_y", "solver", "tol", "verbose", "objective_scale", "fixed_L"))
     bad = sorted(set(options) - set(allowed))
     if bad:
         raise ValueError(f"method_options must be among {allowed}, got {bad}")
     return dict(options)
 
 
-def _objective_reference(X, Y, lam, constant_value, *, p_x, p_y) -> float:
+def _objective_reference(X, Y, lam, constant_value, *, p_x, p_y, fixed_L=None) -> float:
     """An estimate of the optimum J* for scaling the subproblems (not a bound): the smaller of the
-    constant's value and lam times the labels' Lipschitz constant on a 6-nearest-neighbour graph
-    (the interpolation's value, with a lower estimate of its L)."""
+    constant's value and lam times the labels' Lipschitz constant L_y on a 6-nearest-neighbour graph
+    (the interpolation's value, with a lower estimate of its L). At a fixed L, the constant's value
+    times (1 - L / L_y)^2 (the loss of shrinking the labels' slopes to L), at least 1e-6 of it."""
     from ._cutting_plane import knn_pairs
 
     i, j = reference_pairs(X) if X.shape[1] == 1 else knn_pairs(X, 6, p_x)
-    ref = min(constant_value, lam * lipschitz_on_pairs(X, Y, i, j, p_x=p_x, p_y=p_y))
+    L_y = lipschitz_on_pairs(X, Y, i, j, p_x=p_x, p_y=p_y)
+    if fixed_L is None:
+        ref = min(constant_value, lam * L_y)
+    else:
+        ref = constant_value * max(1e-6, (1.0 - min(1.0, fixed_L / L_y)) ** 2 if L_y > 0 else 1.0)
     return ref if ref > 0 and np.isfinite(ref) else 1.0
 
 
@@ -143,7 +152,7 @@ def _snap_duplicates(X: np.ndarray, U: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def lipschitz_regression(
-    X, y, *, lam, loss="squared", p_x=2, p_y=2, weights=None, method="auto",
+    X, y, *, lam=None, lipschitz=None, loss="squared", p_x=2, p_y=2, weights=None, method="auto",
     solver=None, tol=1e-8, feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL, verbose=False,
     method_options=None,
 ) -> LipschitzResult:
@@ -171,6 +180,17 @@ def lipschitz_regression(
     with L = 0, returned without a convex solve (``status = "constant"``) and with a zero
     certificate. Coincident points get one value (the program forces it).
 
+    **At a fixed Lipschitz constant.** With ``lipschitz=L`` instead of ``lam`` the program is
+
+    .. math:: \min_u \sum_i w_i\, \ell(u_i, y_i) \quad \text{s.t.}\quad \|u_i - u_j\|_{p_y} \le L\,
+              \|x_i - x_j\|_{p_x}\ \ \forall i < j,
+
+    the best training loss any L-Lipschitz function (any network with Lipschitz constant at most
+    L in these norms) can reach on the data; ``lower_bound`` is then a certified lower bound of it
+    (the L-part of the dual becomes a price, :func:`~lipconv.solvers._certificate.dual_bound`).
+    L = 0 gives the constant; labels that are already L-Lipschitz are returned with loss 0
+    (``status = "interpolation"``); ``objective`` equals ``loss_value`` and ``lam`` is None.
+
     **Certificate** (:mod:`lipconv.solvers._certificate`): ``max_violation``, the worst pair excess
     over all pairs relative to the label range, and ``relative_gap``, the duality gap of the full
     all-pairs program relative to the objective, from the final program's multipliers extended by
@@ -185,7 +205,10 @@ def lipschitz_regression(
     y : array_like, shape (n,) or (n, k)
         Labels (rows on the simplex for the cross-entropy).
     lam : float
-        Regularization weight lambda > 0, in the units of the objective per unit of L.
+        Regularization weight lambda > 0, in the units of the objective per unit of L. Give
+        exactly one of ``lam`` and ``lipschitz``.
+    lipschitz : float, optional
+        Solve at this fixed Lipschitz constant L >= 0 instead (no lambda; see above).
     loss : str or lipconv.losses.Loss
         "squared" (a QP), "absolute" (an LP), "huber", or "cross_entropy" (seed 000 eq. (4.6), an
         exponential-cone program).
@@ -224,6 +247,10 @@ def lipschitz_regression(
         When the convex solver fails and its point is not certified.
     """
     t0 = time.perf_counter()
+    if (lam is None) == (lipschitz is None):
+        raise ValueError(f"give exactly one of lam and lipschitz, got lam = {lam!r}, lipschitz = {lipschitz!r}")
+    if lipschitz is not None:
+        lipschitz = check_positive(lipschitz, "lipschitz", allow_zero=True)
     X, Y, scalar, w, loss, lam, p_x, p_y = _check_problem(X, y, lam, loss, p_x, p_y, weights)
     n = X.shape[0]
     tol = check_positive(tol, "tol")
@@ -235,8 +262,11 @@ def lipschitz_regression(
     method = _resolve_method(method, n, X.shape[1])
     options = _check_method_options(method, method_options)
 
-    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y)
+    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y, fixed_L=lipschitz)
     const, units = prob.const, prob.units
+    if prob.fixed_L is not None:
+        return _solve_fixed(prob, method, options, scalar=scalar, X=X, Y=Y, solver=solver, tol=tol, verbose=verbose,
+                            feasibility_tol=feasibility_tol, gap_tol=gap_tol, t0=t0)
     # lam_star: the price of the star transport, in the user's units (lam >= lam_star: constant).
     info: dict = {"units": units, "lam_star": const.lam_star * units.lam_scale, "constant": False}
     transport = None
@@ -256,15 +286,7 @@ def lipschitz_regression(
         )
         info.update(raw.info)
         status, n_pairs = raw.status, int(raw.n_pairs)
-        if raw.values is None or status not in _ACCEPTED:
-            raise SolverError(
-                f"{solver} ended with status {status!r} (method {method!r}, n = {n}, k = {Y.shape[1]}, "
-                f"pairs = {n_pairs}, loss {loss.name!r})"
-            )
-        values_n = _snap_duplicates(prob.X, raw.values, w)
-        if prob.loss.name == "cross_entropy":  # the simplex up to the solver's tolerance, exactly
-            values_n = np.clip(values_n, 0.0, None)
-            values_n /= values_n.sum(axis=1, keepdims=True)
+        values_n = _finish_raw(prob, raw, method, n, loss.name, solver)
         # The smaller of the solver's L and the tightest L of its pairs (see _cutting_plane): the
         # first can be far too large at tiny lam, the second too large by round-off over short pairs.
         L_n = min(float(raw.lipschitz), lipschitz_on_pairs(prob.X, values_n, raw.i, raw.j, p_x=p_x, p_y=p_y, oriented=raw.oriented))
@@ -286,23 +308,83 @@ def lipschitz_regression(
         relative_gap=cert.relative_gap, feasibility_tol=feasibility_tol, gap_tol=gap_tol,
         dual=prob.dual_to_user(cert.dual),
     )
+    return _warn_uncertified(result, solver)
+
+
+def _warn_uncertified(result: LipschitzResult, solver: str) -> LipschitzResult:
+    """Warn (CertificateWarning) about an uncertified result; raise SolverError when the convex
+    solver also reported a failure."""
     if not result.certified:
         message = (
-            f"{method} solve (status {status!r}, n = {n}, loss {loss.name!r}) is not certified: "
-            f"max_violation = {cert.max_violation:.3g} (tolerance {feasibility_tol:g}), relative_gap = "
-            f"{cert.relative_gap:.3g} (tolerance {gap_tol:g})"
+            f"{result.method} solve (status {result.status!r}, n = {result.X.shape[0]}) is not certified: "
+            f"max_violation = {result.max_violation:.3g} (tolerance {result.feasibility_tol:g}), relative_gap = "
+            f"{result.relative_gap:.3g} (tolerance {result.gap_tol:g})"
         )
-        if status not in ("optimal", "constant"):
-            raise SolverError(f"{solver} ended with status {status!r}; {message}")
-        warnings.warn(message, CertificateWarning, stacklevel=2)
+        if result.status not in ("optimal", "constant", "interpolation"):
+            raise SolverError(f"{solver} ended with status {result.status!r}; {message}")
+        warnings.warn(message, CertificateWarning, stacklevel=3)
     return result
+
+
+def _finish_raw(prob, raw, method, n, loss_name, solver):
+    """Check a method's raw solution and post-process its values (coincident points snapped, the
+    simplex exact for the cross-entropy)."""
+    if raw.values is None or raw.status not in _ACCEPTED:
+        raise SolverError(
+            f"{solver} ended with status {raw.status!r} (method {method!r}, n = {n}, k = {prob.Y.shape[1]}, "
+            f"pairs = {raw.n_pairs}, loss {loss_name!r})"
+        )
+    values_n = _snap_duplicates(prob.X, raw.values, prob.w)
+    if prob.loss.name == "cross_entropy":  # the simplex up to the solver's tolerance, exactly
+        values_n = np.clip(values_n, 0.0, None)
+        values_n /= values_n.sum(axis=1, keepdims=True)
+    return values_n
+
+
+def _solve_fixed(prob, method, options, *, scalar, X, Y, solver, tol, verbose, feasibility_tol, gap_tol, t0):
+    """lipschitz_regression at a fixed L (normalized ``prob.fixed_L``): L = 0 gives the constant,
+    L-Lipschitz labels themselves (exact, loss 0), else a convex solve; certified alike."""
+    units, const, n = prob.units, prob.const, X.shape[0]
+    L = prob.fixed_L
+    info: dict = {"units": units, "constant": False}
+    if L == 0.0:
+        method, status, n_pairs, values_n = "constant", "constant", 0, prob.constant_values()
+        duals, excess = [(const.i, const.j, const.multipliers)], 0.0
+        info["constant"] = True
+    elif scan_pairs(prob.X, prob.Y, L, p_x=prob.p_x, p_y=prob.p_y).max_excess == 0.0:
+        method, status, n_pairs, values_n, duals, excess = "interpolation", "interpolation", 0, prob.Y.copy(), [], 0.0
+    else:
+        J_ref = _objective_reference(prob.X, prob.Y, 0.0, const.loss_value, p_x=prob.p_x, p_y=prob.p_y, fixed_L=L)
+        raw = _METHOD_SOLVERS[method](
+            prob.X, prob.Y, prob.w, prob.loss, 0.0, p_x=prob.p_x, p_y=prob.p_y, solver=solver, tol=tol,
+            verbose=verbose, objective_scale=n / J_ref, fixed_L=L, **options,
+        )
+        info.update(raw.info)
+        status, n_pairs = raw.status, int(raw.n_pairs)
+        values_n = _finish_raw(prob, raw, method, n, prob.loss.name, solver)
+        duals = [] if raw.multipliers is None else [(raw.i, raw.j, raw.multipliers)]
+        reuse = raw.max_excess is not None and values_n is raw.values and raw.lipschitz == L
+        excess = raw.max_excess if reuse else None
+        info["lipschitz_of_values"] = units.lipschitz(
+            lipschitz_on_pairs(prob.X, values_n, raw.i, raw.j, p_x=prob.p_x, p_y=prob.p_y, oriented=raw.oriented))
+    cert = _certify_normalized(prob, values_n, L, duals, excess)
+    result = LipschitzResult(
+        values=Y.copy() if status == "interpolation" else units.values(values_n), lipschitz=units.lipschitz(L),
+        objective=units.objective(cert.objective),
+        loss_value=units.objective(cert.loss_value), status=status, max_violation=cert.max_violation,
+        solve_time=time.perf_counter() - t0, method=method, solver=solver, n_pairs=n_pairs, X=X, lam=None,
+        p_x=prob.p_x, p_y=prob.p_y, scalar=scalar, info=info, lower_bound=units.objective(cert.lower_bound),
+        relative_gap=cert.relative_gap, feasibility_tol=feasibility_tol, gap_tol=gap_tol,
+        dual=prob.dual_to_user(cert.dual),
+    )
+    return _warn_uncertified(result, solver)
 
 
 def _check_problem(X, y, lam, loss, p_x, p_y, weights):
     X = check_points(X, "X", min_rows=2)
     n = X.shape[0]
     Y, scalar = check_values(y, n, "y")
-    lam = check_positive(lam, "lam")
+    lam = None if lam is None else check_positive(lam, "lam")
     loss = get_loss(loss)
     _check_labels_for_loss(Y, loss)
     p_x = check_norm(p_x, "p_x")
@@ -324,6 +406,7 @@ class _Normalized:
     p_x: float
     p_y: float
     const: object
+    fixed_L: float | None = None
 
     def constant_values(self) -> np.ndarray:
         return np.broadcast_to(self.const.c, self.Y.shape).copy()
@@ -332,11 +415,13 @@ class _Normalized:
         return float(self.w @ self.loss.value(U, self.Y))
 
     def objective(self, U, L) -> float:
-        return self.loss_value(U) + self.lam * float(L)
+        """J(U, L); at a fixed L only the loss."""
+        return self.loss_value(U) + (0.0 if self.fixed_L is not None else self.lam * float(L))
 
     def lower_bound(self, i, j, M) -> float:
         lo, hi = self.Y.min(axis=0), self.Y.max(axis=0)
-        return dual_bound(self.X, self.Y, self.w, self.loss, self.lam, i, j, M, p_x=self.p_x, p_y=self.p_y, lo=lo, hi=hi)
+        return dual_bound(self.X, self.Y, self.w, self.loss, self.lam, i, j, M, p_x=self.p_x, p_y=self.p_y, lo=lo, hi=hi,
+                          fixed_L=self.fixed_L)
 
     def dual_to_user(self, dual):
         """Multipliers to the user's units: the Lagrangian term :math:`\\langle \\Lambda, u_a - u_b\\rangle`
@@ -353,9 +438,13 @@ class _Normalized:
         )
 
 
-def _normalized_problem(X, Y, w, loss, lam, p_x, p_y) -> _Normalized:
-    Xn, Yn, loss_n, lam_n, units = normalize(X, Y, loss, lam)
+def _normalized_problem(X, Y, w, loss, lam, p_x, p_y, fixed_L=None) -> _Normalized:
+    """The problem in normalized units; ``lam`` None with ``fixed_L`` (user units) for the fixed-L
+    program."""
+    Xn, Yn, loss_n, lam_n, units = normalize(X, Y, loss, 1.0 if lam is None else lam)
     const = constant_solution(Xn, Yn, w, loss_n, p_x=p_x, p_y=p_y)
+    if fixed_L is not None:
+        return _Normalized(Xn, Yn, w, loss_n, 0.0, units, p_x, p_y, const, float(fixed_L) * units.x_scale / units.y_scale)
     return _Normalized(Xn, Yn, w, loss_n, lam_n, units, p_x, p_y, const)
 
 
@@ -376,7 +465,9 @@ def _certify_normalized(prob: _Normalized, U, L, duals, max_excess=None) -> _Nor
     loss_value = prob.loss_value(U)
     upper = loss_value + prob.lam * float(L)
     const = prob.const
-    candidates = [(const.i, const.j, const.multipliers)] + list(duals)
+    k = prob.Y.shape[1]
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, k)))  # D = 0
+    candidates = [(const.i, const.j, const.multipliers), empty] + list(duals)
     bounds = [prob.lower_bound(*d) for d in candidates]
     best = int(np.argmax(bounds))
     if max_excess is None:
@@ -384,12 +475,12 @@ def _certify_normalized(prob: _Normalized, U, L, duals, max_excess=None) -> _Nor
     return _NormalizedCertificate(
         objective=upper, loss_value=loss_value, lower_bound=bounds[best],
         relative_gap=relative_gap(upper, bounds[best]), max_violation=float(max_excess),
-        dual=candidates[best] if best > 0 else None,
+        dual=candidates[best] if best > 1 else None,
     )
 
 
 def certify(
-    X, y, values, *, lam, lipschitz=None, loss="squared", p_x=2, p_y=2, weights=None, dual=None,
+    X, y, values, *, lam=None, lipschitz=None, loss="squared", p_x=2, p_y=2, weights=None, dual=None,
     feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL,
 ) -> Certificate:
     r"""The two-part certificate of any candidate point (values, L) of seed 000 eq. (2.7).
@@ -400,7 +491,8 @@ def certify(
     ``dual`` (those of a :class:`LipschitzResult`, or your own) or, without them, from the
     constant's star transport only (which is tight only at or above the critical lambda). Use it to
     judge a point from elsewhere, e.g. a neural network's values on the samples, against the
-    optimum.
+    optimum. Without ``lam`` it certifies a candidate of the fixed-L program (``lipschitz`` is then
+    the constraint's L and the objective is the loss; see :func:`lipschitz_regression`).
 
     Parameters
     ----------
@@ -409,7 +501,8 @@ def certify(
     values : array_like, shape (n,) or (n, k)
         The candidate's values on the samples.
     lipschitz : float, optional
-        Its L (default: the exact Lipschitz constant of ``values`` on X, an O(n^2) dense scan).
+        Its L (default: the exact Lipschitz constant of ``values`` on X, an O(n^2) dense scan);
+        required without ``lam``.
     dual : LipschitzResult or tuple (i, j, multipliers), optional
         Pair multipliers in the user's units, shape (P, k), oriented as
         :math:`\langle \Lambda_r, u_{i_r} - u_{j_r}\rangle` (``LipschitzResult.dual``).
@@ -419,6 +512,8 @@ def certify(
     -------
     Certificate
     """
+    if lam is None and lipschitz is None:
+        raise ValueError("certify needs lam (the penalized program) or lipschitz (the fixed-L program), got neither")
     X, Y, _, w, loss, lam, p_x, p_y = _check_problem(X, y, lam, loss, p_x, p_y, weights)
     U, _ = check_values(values, X.shape[0], "values")
     if U.shape != Y.shape:
@@ -428,7 +523,7 @@ def certify(
 
         lipschitz = lipschitz_constant(X, U, p_x=p_x, p_y=p_y)
     lipschitz = check_positive(lipschitz, "lipschitz", allow_zero=True)
-    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y)
+    prob = _normalized_problem(X, Y, w, loss, lam, p_x, p_y, fixed_L=lipschitz if lam is None else None)
     units = prob.units
     Un = (U - units.y_center) / units.y_scale
     Ln = lipschitz * units.x_scale / units.y_scale

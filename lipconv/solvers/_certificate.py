@@ -115,8 +115,12 @@ def lipschitz_on_pairs(X, U, i, j, *, p_x: float, p_y: float, oriented: bool = F
     return max(0.0, float((du[pos] / d[pos]).max()))
 
 
-def dual_bound(X, Y, w, loss, lam, i, j, multipliers, *, p_x: float, p_y: float, lo, hi) -> float:
+def dual_bound(X, Y, w, loss, lam, i, j, multipliers, *, p_x: float, p_y: float, lo, hi, fixed_L=None) -> float:
     r"""The certified lower bound :math:`D(\Lambda)` of the module docstring.
+
+    With ``fixed_L`` (the program at a fixed Lipschitz constant, no lambda) the L-part of the
+    dual is not a constraint but a price: :math:`D(\Lambda) = \sum_i \min_{u \in B}[\dots] -
+    L \sum_r \|\Lambda_r\|_{p_y^*} d_r`, a lower bound for any multipliers.
 
     ``multipliers`` has shape (P, k), row r for the pair ``(i[r], j[r])`` oriented as
     :math:`\langle \Lambda_r, u_{i_r} - u_{j_r}\rangle`. Rows are scaled down, if needed, so that
@@ -125,15 +129,16 @@ def dual_bound(X, Y, w, loss, lam, i, j, multipliers, *, p_x: float, p_y: float,
     """
     n, k = Y.shape
     M = np.asarray(multipliers, dtype=float).reshape(len(i), k)
-    alpha = 1.0
+    alpha, price = 1.0, 0.0
     if len(i):
         price = float(pnorm(M, dual_exponent(p_y), axis=1) @ pair_distances(X, i, j, p=p_x))
-        if price > lam:
+        if fixed_L is None and price > lam:
             alpha = (lam / price) * (1.0 - 4 * np.finfo(float).eps)
     S = np.zeros((n, k))
     np.add.at(S, i, M)
     np.add.at(S, j, -M)
-    return float(loss.dual_inner(alpha * S, Y, w, lo, hi).sum())
+    inner = float(loss.dual_inner(alpha * S, Y, w, lo, hi).sum())
+    return inner if fixed_L is None else inner - float(fixed_L) * price
 
 
 def relative_gap(upper: float, lower: float) -> float:

@@ -58,6 +58,7 @@ def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
 def _solve_level(
     X, Y, w, loss, lam, init, *, p_x, p_y, solver, tol, viol_tol, per_point, max_rounds, backend,
     leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None, objective_scale=None, subproblem="auto",
+    fixed_L=None,
 ):
     """The cutting-plane loop on one (normalized) point set. ``init = ((i, j), (ci, cj))``: graph
     pairs (both orientations where cuts are oriented, or the one ``u0`` makes steeper) and pairs
@@ -71,7 +72,8 @@ def _solve_level(
         subproblem = "clarabel-direct" if direct_supported(loss, k, p_y, solver) else "cvxpy"
     direct = subproblem == "clarabel-direct"
     program = SUBPROBLEMS[subproblem](
-        X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale
+        X, Y, w, loss, lam, p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale,
+        fixed_L=fixed_L,
     )
     # Oriented cuts (scalar outputs on the direct path): the pair (a, b) stands for the single row
     # u_a - u_b <= L d_ab, the only one of the two that a violation can make active.
@@ -127,8 +129,10 @@ def _solve_level(
         # pairs (in 1-D, 1e-11 over a spacing of 1e-5 made L 1e-6 too large); the oracle and the
         # returned point use the smaller, whose excess the certificate then measures.
         L = min(L_solver, lipschitz_on_pairs(X, values, i, j, p_x=p_x, p_y=p_y, oriented=oriented))
+        if fixed_L is not None:  # the constraints are at fixed_L: test every pair against it
+            L = float(fixed_L)
         last = (i, j, Lam, None)
-        if L <= 1e-9 and np.ptp(values, axis=0).max() <= 1e-6:
+        if fixed_L is None and L <= 1e-9 and np.ptp(values, axis=0).max() <= 1e-6:
             # The relaxed values are constant up to solver noise in normalized units (lam above its
             # critical value). The caller compares with the exact constant and certifies the gap
             # with this solve's multipliers, so they must come from a solve at tol (a loose round's
@@ -167,7 +171,7 @@ def _solve_level(
             continue
         if loose:
             round_tol = float(np.clip(loose * worst, tol, max(tol, loose_max)))
-        objective = float(w @ loss.value(values, Y)) + lam * L
+        objective = float(w @ loss.value(values, Y)) + (0.0 if fixed_L is not None else lam * L)
         # Dropping inactive pairs keeps the relaxed optimum (their multipliers are 0), so the relaxed
         # objective still cannot decrease; with a strictly convex loss the minimizer is unique and the
         # loop cannot cycle. As a guard against solver noise, stop dropping after 3 rounds in a row in
@@ -195,7 +199,7 @@ def _solve_level(
 def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
     max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
-    seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto",
+    seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -284,6 +288,8 @@ def solve_cutting_plane(
         Factor on the subproblems' objective (default n for the direct path, 1 for cvxpy).
     subproblem : {"auto", "clarabel-direct", "cvxpy"}
         The subproblem solver; "auto" takes the direct path where it applies.
+    fixed_L : float, optional
+        Solve the program at this Lipschitz constant instead (no lambda term; ``lam`` ignored).
     seed : int
         Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
@@ -321,7 +327,7 @@ def solve_cutting_plane(
         p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol, per_point=per_point,
         max_rounds=max_rounds, backend=backend, leaf_size=leaf_size, drop=drop,
         keep_slack=keep_slack, loose=loose, loose_max=loose_max, objective_scale=objective_scale,
-        subproblem=subproblem,
+        subproblem=subproblem, fixed_L=fixed_L,
     )
     levels = []
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)

@@ -85,12 +85,13 @@ def pair_constraints(u, D, Ld, p_y: float, k: int):
     return cons, lambda: -np.asarray(cons[0].dual_value)
 
 
-def solve_pair_program(X, Y, w, loss, lam, i, j, *, p_x, p_y, solver, tol, objective_scale=None):
+def solve_pair_program(X, Y, w, loss, lam, i, j, *, p_x, p_y, solver, tol, objective_scale=None, fixed_L=None):
     """Solve the finite program restricted to the pairs (i, j).
 
     Returns ``(values, L, status, multipliers)``, the multipliers of shape (P, k) as in
     :func:`pair_constraints` (None when the solver returned no point or no duals).
     ``objective_scale`` multiplies the objective (the multipliers are divided by it back).
+    ``fixed_L``: the program at that Lipschitz constant (no lambda term; ``lam`` is ignored).
     """
     import cvxpy as cp
 
@@ -101,10 +102,11 @@ def solve_pair_program(X, Y, w, loss, lam, i, j, *, p_x, p_y, solver, tol, objec
     # the solver's relative gap is relative to J.
     r = cp.Variable((n, k))
     u = Y + r
-    L = cp.Variable(nonneg=True)
+    L = cp.Variable(nonneg=True) if fixed_L is None else cp.Constant(float(fixed_L))
     cons, multipliers = pair_constraints(u, D, L * dist, p_y, k)
     sigma = 1.0 if objective_scale is None else float(objective_scale)
-    prob = cp.Problem(cp.Minimize(sigma * (loss.cvxpy(u, Y, w) + lam * L)), cons + loss.constraints(u))
+    penalty = lam * L if fixed_L is None else 0.0
+    prob = cp.Problem(cp.Minimize(sigma * (loss.cvxpy(u, Y, w) + penalty)), cons + loss.constraints(u))
     # The cross-entropy's values are pinned by the gap only to sqrt(gap / theta), and
     # theta = eps / (1 + eps)^2 is small (0.083 at eps = 0.1): two equivalent problems solved at 1e-8
     # gave values 1.5e-6 apart, at 1e-9 up to 6e-7 (L 5e-7 off), at 1e-10 2e-10. So it is solved at

@@ -3,7 +3,9 @@ set of pairs, solved to a tolerance, returning values, L and the pair multiplier
 
 The seam (``SUBPROBLEMS``): a subproblem class is built once per point set,
 
-    Sub(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale)
+    Sub(X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale, fixed_L=None)
+
+(``fixed_L``: the program at that Lipschitz constant, without the lambda term)
 
 and ``solve(i, j, d, *, oriented, tol)`` returns ``(U, L, status, weights, Lam)``: the values, the
 solver's L, the status ("optimal", "optimal_inaccurate" or a failure), one multiplier size per pair
@@ -77,7 +79,7 @@ class ClarabelProgram:
     rows and 6.4 s instead of 3,330 rows and 1.9 s).
     """
 
-    def __init__(self, n, k, lam, *, p_y, tol, objective_scale=None, absolute=False, simplex=False):
+    def __init__(self, n, k, lam, *, p_y, tol, objective_scale=None, absolute=False, simplex=False, fixed_L=None):
         import clarabel
 
         self.clarabel = clarabel
@@ -87,7 +89,8 @@ class ClarabelProgram:
         self.nvar = nk + 1 + (nk if self.absolute else 0)
         self.iL = nk
         self.scale = float(n) if objective_scale is None else float(objective_scale)
-        self.lam = float(lam)
+        self.fixed_L = None if fixed_L is None else float(fixed_L)
+        self.lam = 0.0 if fixed_L is not None else float(lam)
         self.soc = k > 1 and p_y == 2.0
         self.l1 = k > 1 and p_y == 1.0
         settings = clarabel.DefaultSettings()
@@ -119,6 +122,9 @@ class ClarabelProgram:
         self.q = q
         self.P = sp.diags(diag, format="csc")
         zero_A, zero_b, lin_A, lin_b = [], [], [self._unit_row(-1.0)], [np.zeros(1)]
+        if self.fixed_L is not None:  # L = fixed_L, a zero-cone row
+            zero_A.append(self._unit_row(1.0))
+            zero_b.append(np.array([self.fixed_L]))
         if self.absolute:
             I = sp.identity(nk, format="csc")
             T = sp.hstack([sp.csc_matrix((nk, nk + 1)), I], format="csc")
@@ -131,7 +137,7 @@ class ClarabelProgram:
             zero_b.append(1.0 - self.base.sum(axis=1))
             lin_A.append(sp.hstack([-sp.identity(nk, format="csc"), sp.csc_matrix((nk, self.nvar - nk))], format="csc"))
             lin_b.append(self.base.reshape(-1))
-        self.n_zero = n if self.simplex else 0
+        self.n_zero = (n if self.simplex else 0) + (1 if self.fixed_L is not None else 0)
         self.A_fixed = sp.vstack(zero_A + lin_A, format="csc")
         self.b_fixed = np.concatenate(zero_b + lin_b)
 
@@ -260,13 +266,14 @@ class DirectSubproblem:
     """The ``"clarabel-direct"`` subproblem (module docstring): one program solve for the squared
     and absolute losses, damped Newton steps of QPs for the cross-entropy."""
 
-    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None, max_newton=50):
+    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None, max_newton=50, fixed_L=None):
         n, k = Y.shape
-        self.Y, self.w, self.loss, self.lam, self.tol = Y, w, loss, float(lam), float(tol)
+        self.Y, self.w, self.loss, self.tol = Y, w, loss, float(tol)
+        self.lam = 0.0 if fixed_L is not None else float(lam)
         self.max_newton = int(max_newton)
         self.program = ClarabelProgram(
             n, k, lam, p_y=p_y, tol=tol, objective_scale=objective_scale,
-            absolute=loss.name == "absolute", simplex=loss.name == "cross_entropy",
+            absolute=loss.name == "absolute", simplex=loss.name == "cross_entropy", fixed_L=fixed_L,
         )
         wk = np.repeat(w, k)
         if loss.name == "squared":
@@ -333,9 +340,9 @@ class CvxpySubproblem:
     """The ``"cvxpy"`` subproblem: :func:`~lipconv.solvers._pairs.solve_pair_program` on the pairs
     (every loss, norm and cvxpy solver; no loose rounds, no dropping weights)."""
 
-    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None):
+    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None, fixed_L=None):
         self.args = (X, Y, w, loss, lam)
-        self.opts = dict(p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale)
+        self.opts = dict(p_x=p_x, p_y=p_y, solver=solver, tol=tol, objective_scale=objective_scale, fixed_L=fixed_L)
 
     def solve(self, i, j, d, *, oriented=False, tol=None):
         values, L, status, Lam = solve_pair_program(*self.args, i, j, **self.opts)
