@@ -26,6 +26,14 @@ def lipschitz_constant(X, u, *, p_x=2, p_y=2, block_bytes=DEFAULT_BLOCK_BYTES) -
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> from lipconv.extension import lipschitz_constant
+    >>> lipschitz_constant([[0.0, 0.0], [3.0, 4.0]], [0.0, 10.0])
+    2.0
+    >>> lipschitz_constant([[0.0, 0.0], [3.0, 4.0]], [0.0, 10.0], p_x=1)
+    1.4285714285714286
     """
     X = check_points(X, "X")
     U, _ = check_values(u, X.shape[0], "u")

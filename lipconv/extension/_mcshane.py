@@ -56,6 +56,22 @@ def mcshane(X, u, X_new, *, L=None, p=2, block_bytes=DEFAULT_BLOCK_BYTES) -> np.
     Returns
     -------
     ndarray, shape (m,)
+
+    Examples
+    --------
+    Two samples on a line, extended with L = 2 (the data's own constant is 1): McShane is the
+    upper envelope, Whitney the lower one, and every 2-Lipschitz extension lies between them.
+
+    >>> import numpy as np
+    >>> from lipconv.extension import mcshane, midpoint, whitney
+    >>> X, u = np.array([[0.0], [1.0]]), np.array([0.0, 1.0])
+    >>> X_new = np.array([[0.5], [2.0]])
+    >>> mcshane(X, u, X_new, L=2.0)
+    array([1., 3.])
+    >>> whitney(X, u, X_new, L=2.0)
+    array([ 0., -1.])
+    >>> midpoint(X, u, X_new, L=2.0)
+    array([0.5, 1. ])
     """
     X, u, X_new, L, p = _prepare(X, u, X_new, L, p)
     return _envelope(X, u, X_new, L, p, True, block_bytes)
