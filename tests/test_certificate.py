@@ -45,25 +45,26 @@ def _labels(rng, X, k, loss):
 
 @pytest.mark.parametrize("p_x", NORMS)
 @pytest.mark.parametrize("d", [2, 3])
-def test_certificate_finds_a_single_far_violating_pair(p_x, d):
-    """Two tight clusters far apart; values are 0.5-Lipschitz except one planted far pair that
-    exceeds L d by delta. The pruned all-pairs scan must find exactly the dense maximum (>= delta),
-    and report that pair among the worst. A pruning bound that is too aggressive (or a norm
-    swapped) misses a pair whose endpoints sit in blocks far apart."""
+def test_certificate_finds_far_violating_pairs_between_two_tight_clusters(p_x, d):
+    """Two tight clusters far apart; u = 0.5 L x_1 is feasible with margin, then cluster B is lifted
+    by exactly the amount that makes the largest cross-cluster excess delta. Within each cluster
+    nothing changes, so every violating pair is a far pair: the pruned all-pairs scan must find
+    exactly delta (= the dense scan) and report far pairs only. A pruning bound that is too
+    aggressive (or a norm swapped) misses pairs whose ends sit in blocks far apart."""
     rng = np.random.default_rng(int(10 * d + {1.0: 1, 2.0: 2, np.inf: 3}[p_x]))
     A = 0.01 * rng.random((60, d))
     B = 1.0 - 0.01 * rng.random((60, d))
     X = np.vstack([A, B])
-    U = 0.5 * X[:, :1]
     L, delta = 1.0, 0.05
-    a, b = 7, 60 + 23
-    dab = pairwise_distances(X[[a]], X[[b]], p=p_x)[0, 0]
-    U[b, 0] = U[a, 0] + L * dab + delta
+    U = 0.5 * L * X[:, :1]
+    cross = np.abs(U[60:, 0][None, :] - U[:60, 0][:, None]) - L * pairwise_distances(A, B, p=p_x)
+    U[60:] += delta - cross.max()
     dense = _dense_max_excess(X, U, L, p_x, 2.0)
-    assert dense >= delta
+    assert dense == pytest.approx(delta, rel=1e-12)
     got = scan_pairs(X, U, L, p_x=p_x, per_point=1, leaf_size=8)
     assert got.max_excess == pytest.approx(dense, rel=1e-12)
-    assert (a, b) in set(zip(got.i.tolist(), got.j.tolist()))
+    assert len(got.i) > 0 and np.all((got.i < 60) != (got.j < 60))  # far pairs only
+    assert got.excess.max() == pytest.approx(delta, rel=1e-12)
     # The certificate: the same number relative to the label scale, and > 0 for this bad point.
     assert violation_scan(X, U, L, p_x=p_x, scale=2.0) == pytest.approx(dense / 2.0, rel=1e-12)
     y = U[:, 0]

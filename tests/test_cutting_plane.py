@@ -44,6 +44,8 @@ def test_scan_matches_dense_scan(p_x, p_y, k, backend):
     res = scan_pairs(X, U, L, p_x=p_x, p_y=p_y, per_point=3, threshold=0.01, leaf_size=16, backend=backend)
     assert res.max_excess == pytest.approx(max(0.0, E.max()), rel=1e-12, abs=1e-14)
     Et = np.where(E > 0.01, E, -np.inf)
+    if k == 1:  # scalar outputs: a point's partners are the points below it (the oriented cut)
+        Et = np.where(U[:, :1] >= U[:, 0][None, :], Et, -np.inf)
     want = set()
     for i, row in enumerate(np.argsort(-Et, axis=1)[:, :3]):
         want |= {(min(i, j), max(i, j)) for j in row if np.isfinite(Et[i, j])}

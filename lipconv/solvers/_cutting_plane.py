@@ -26,7 +26,7 @@ from scipy.spatial import cKDTree
 from .._pairwise import pair_distances
 from ..norms import pnorm
 from ._certificate import lipschitz_on_pairs
-from ._oracle import scan_pairs
+from ._oracle import build_tree, scan_pairs
 from ._pairs import reference_pairs
 from ._result import RawSolution
 from ._subproblem import SUBPROBLEMS, direct_supported
@@ -45,6 +45,27 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
     key = np.unique(i * n + j)
     return key // n, key % n
+
+
+def _children_pairs(a, b, owner, m):
+    """For coarse pairs (a, b) and the new fine points m, m+1, ... with nearest coarse point
+    ``owner``, the fine pairs (p, b) for every p owned by a and (a, p) for every p owned by b."""
+    new = np.arange(m, m + len(owner), dtype=np.int64)
+    by = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[by], np.arange(m + 1))
+    count = starts[1:] - starts[:-1]
+
+    def expand(parent, other):
+        c = count[parent]
+        total = int(c.sum())
+        if total == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        offsets = np.arange(total) - np.repeat(np.cumsum(c) - c, c)
+        return new[by[np.repeat(starts[parent], c) + offsets]], np.repeat(other, c)
+
+    pa, pb = expand(a, b)  # (p, b), p owned by a
+    qb, qa = expand(b, a)  # (a, q), q owned by b
+    return np.concatenate([pa, qa]), np.concatenate([pb, qb])
 
 
 def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
@@ -83,6 +104,8 @@ def _solve_level(
         return program.solve(a, b, pair_distances(X, a, b, p=p_x), oriented=oriented, tol=round_tol)
 
     exact_graph = X.shape[1] == 1
+    # The oracle's KD-tree depends on X only: built once per level (scalar outputs; numba).
+    tree = build_tree(X, 16) if k == 1 and not exact_graph and backend in ("auto", "numba") else None
     (i, j), (ci, cj) = ((np.asarray(v, dtype=np.int64) for v in pair) for pair in init)
     if oriented:
         # Both orientations of the graph until a solution tells which one can be active, or the one
@@ -114,6 +137,7 @@ def _solve_level(
     loose = loose if direct and not exact_graph else 0.0  # cvxpy and exact graphs: always at tol
     round_tol = max(tol, loose_max) if loose else tol
     info["tolerance_per_round"] = []
+    info["oracle_times"], info["pruned_per_round"] = [], []
     for _ in range(max_rounds):
         t0 = time.perf_counter()
         values, L_solver, status, mult, Lam = solve_restricted(i, j, round_tol)
@@ -149,12 +173,16 @@ def _solve_level(
         t0 = time.perf_counter()
         scan = scan_pairs(
             X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol,
-            leaf_size=leaf_size, backend=backend,
+            leaf_size=leaf_size, backend=backend, tree=tree,
         )
         info["oracle_time"] += time.perf_counter() - t0
+        info["oracle_times"].append(time.perf_counter() - t0)
+        info["pruned_per_round"].append(scan.pruned_fraction)
         info["backend"] = scan.backend
         worst = scan.max_excess  # in normalized label units: the feasibility certificate's measure
-        last = (i, j, Lam, worst)
+        # Exact over all pairs when the tree path ran (it always searches at threshold 0) or when it
+        # is above the threshold; else the caller rescans for the certificate.
+        last = (i, j, Lam, worst if (tree is not None or worst > viol_tol) else None)
         info["violation_per_round"].append(worst)
         a, b = scan.i, scan.j
         if oriented:  # the violated row is u_a - u_b <= L d with u_a > u_b
@@ -200,6 +228,7 @@ def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
     max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
     seed=0, fine_knn=True, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
+    transfer=True,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -360,11 +389,16 @@ def solve_cutting_plane(
             else:
                 active = keys[mult > (drop or 0.0) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)]
             carried = (active // m, active % m)
-            if li + 1 < len(sizes) and values.shape[1] == 1:
-                # Estimate for the next level's points: the value of the nearest point of this level.
+            if li + 1 < len(sizes):
                 nxt = X[order[: sizes[li + 1]]]
-                u0 = values[cKDTree(Xl).query(nxt, k=1, p=p_x)[1], 0]
-                u0[:m] = values[:, 0]
+                near = cKDTree(Xl).query(nxt[m:], k=1, p=p_x)[1]
+                if transfer:
+                    # Each new point inherits the active pairs of its nearest coarse point.
+                    ti, tj = _children_pairs(carried[0], carried[1], near, m)
+                    carried = (np.concatenate([carried[0], ti]), np.concatenate([carried[1], tj]))
+                if values.shape[1] == 1:
+                    # Estimate for the next level's points: the value of the nearest point of this level.
+                    u0 = np.concatenate([values[:, 0], values[near, 0]])
     finally:
         bar.close()
     info = dict(levels[-1])

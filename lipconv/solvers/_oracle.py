@@ -36,8 +36,9 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._pairwise import DEFAULT_BLOCK_BYTES
+from .._tree import KDTree, build_tree
 
-__all__ = ["ScanResult", "scan_pairs", "block_partition", "BACKENDS"]
+__all__ = ["ScanResult", "scan_pairs", "block_partition", "build_tree", "KDTree", "BACKENDS"]
 
 BACKENDS = ("auto", "numba", "numpy", "torch")
 _NORM_CODE = {1.0: 0, 2.0: 1, np.inf: 2}
@@ -58,7 +59,8 @@ class ScanResult:
     excess : ndarray, shape (P,)
         Their excesses :math:`e_{ij}`.
     pruned_fraction : float
-        Fraction of block pairs skipped by the bound.
+        Fraction of block pairs skipped by the bound (for scalar outputs on the numba path, of
+        ordered pairs never evaluated).
     backend : str
     """
 
@@ -95,6 +97,44 @@ def block_partition(X: np.ndarray, leaf_size: int) -> tuple[np.ndarray, np.ndarr
     return order, starts
 
 
+def _scan_weighted_nn(tree: KDTree, U: np.ndarray, L: float, p_x: float, threshold: float, m: int):
+    """Scalar outputs on the numba path: the additively weighted nearest-neighbour search of
+    :func:`~lipconv.solvers._oracle_numba.weighted_nn_kernel` (module docstring)."""
+    from .._tree_numba import tree_umin
+    from ._oracle_numba import weighted_nn_kernel
+
+    u = np.ascontiguousarray(U[tree.order, 0])
+    umin = np.empty(len(tree.start))
+    tree_umin(u, tree.start, tree.end, tree.left, tree.right, umin)
+    n = u.shape[0]
+    scale = float(np.abs(u).max(initial=0.0)) + float(L) * float(np.max(tree.hi[0] - tree.lo[0], initial=0.0)) * 2.0
+    margin = 16.0 * np.finfo(float).eps * max(scale, np.finfo(float).tiny)
+    vmin = np.empty(n)
+    vidx = np.empty(n, dtype=np.int64)
+    evals = np.zeros(n, dtype=np.int64)
+    best_val = np.full((n, max(m, 1)), -np.inf)
+    best_idx = np.full((n, max(m, 1)), -1, dtype=np.int64)
+    weighted_nn_kernel(tree.Xs, u, tree.lo, tree.hi, tree.start, tree.end, tree.left, tree.right, umin, float(L),
+                       _NORM_CODE[p_x], float(threshold), int(m), margin, vmin, vidx, evals, best_val, best_idx)
+    # Excess of the reported pairs with the dense definition |u_i - u_j| - L d_ij.
+    ok = best_idx[:, :m] >= 0
+    rows = np.repeat(np.arange(n), max(m, 1))[: n * m].reshape(n, m) if m > 0 else np.zeros((n, 0), dtype=np.int64)
+    if m > 0:
+        jj = np.where(ok, best_idx[:, :m], 0)
+        d = _norm_rows(np.abs(tree.Xs[rows] - tree.Xs[jj]), p_x)
+        ev = np.abs(u[rows] - u[jj]) - L * d
+        best_val = np.where(ok & (ev > threshold), ev, -np.inf)
+    worst = 0.0
+    if n:
+        i = int(np.argmax(u - vmin))
+        j = int(vidx[i])
+        if j >= 0:  # the maximum by the dense definition |u_i - u_j| - L d_ij, at the arg max pair
+            d = _norm_rows(np.abs(tree.Xs[i] - tree.Xs[j])[None, :], p_x)[0]
+            worst = float(abs(u[i] - u[j]) - L * d)
+    pruned = 1.0 - float(evals.sum()) / max(1, n * (n - 1))  # pairs never evaluated
+    return max(0.0, worst), best_val[:, :m], best_idx[:, :m], pruned
+
+
 def _boxes(Z: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo = np.minimum.reduceat(Z, starts[:-1], axis=0)
     hi = np.maximum.reduceat(Z, starts[:-1], axis=0)
@@ -127,7 +167,7 @@ def _merge_top(vals, idx, new_vals, new_idx, m):
     return V, I
 
 
-def _scan_numpy(Xs, Us, starts, L, p_x, p_y, threshold, m, block_bytes):
+def _scan_numpy(Xs, Us, starts, L, p_x, p_y, threshold, m, block_bytes, oriented=False):
     n = Xs.shape[0]
     xlo, xhi = _boxes(Xs, starts)
     ulo, uhi = _boxes(Us, starts)
@@ -152,6 +192,8 @@ def _scan_numpy(Xs, Us, starts, L, p_x, p_y, threshold, m, block_bytes):
             worst = max(worst, float(E.max(initial=0.0)))
             if m > 0:
                 E[E <= threshold] = -np.inf
+                if oriented:  # scalar outputs: row i keeps the partners below it (u_j <= u_i)
+                    E[Us[s:e, 0][:, None] < Us[J, 0][None, :]] = -np.inf
                 best_val[s:e], best_idx[s:e] = _merge_top(
                     best_val[s:e], best_idx[s:e], E, np.broadcast_to(J, E.shape), m
                 )
@@ -190,7 +232,7 @@ def _torch_norm(D, p):
     return D.abs().amax(-1)
 
 
-def _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device):
+def _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device, oriented=False):
     import torch
 
     n = X.shape[0]
@@ -210,6 +252,8 @@ def _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device):
         worst = max(worst, float(E.max().clamp(min=0.0)))
         if m > 0:
             E = torch.where(E > threshold, E, torch.full_like(E, -torch.inf))
+            if oriented:  # scalar outputs: row i keeps the partners below it (u_j <= u_i)
+                E = torch.where(Ut[s:e, :1] >= Ut[None, :, 0], E, torch.full_like(E, -torch.inf))
             v, ix = torch.topk(E, min(m, n), dim=1)
             best_val[s:e, : v.shape[1]] = v.cpu().numpy()
             best_idx[s:e, : v.shape[1]] = ix.cpu().numpy()
@@ -237,7 +281,7 @@ def _collect(best_val, best_idx, order):
 def scan_pairs(
     X: np.ndarray, U: np.ndarray, L: float, *, p_x: float = 2.0, p_y: float = 2.0,
     per_point: int = 0, threshold: float = 0.0, leaf_size: int = 64, backend: str = "auto",
-    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    block_bytes: int = DEFAULT_BLOCK_BYTES, tree: "KDTree | None" = None,
 ) -> ScanResult:
     r"""Maximum excess over all pairs and, optionally, the worst violated partners of every point.
 
@@ -254,9 +298,12 @@ def scan_pairs(
     p_x, p_y : {1.0, 2.0, inf}
     per_point : int
         If > 0, also return, for each point, its ``per_point`` partners of largest excess among
-        those with excess > ``threshold`` (absolute units), as unique pairs ``i < j``.
+        those with excess > ``threshold`` (absolute units), as unique pairs ``i < j``. For scalar
+        outputs (k = 1) a point's partners are those below it (:math:`u_j \le u_i`): each pair is
+        the worst of its upper end (the oriented cut :math:`u_i - u_j \le L d_{ij}`).
     threshold : float
-        Absolute excess below which pairs are not reported (and blocks are pruned).
+        Absolute excess below which pairs are not reported (and blocks are pruned); for scalar
+        outputs on the numba path it may be negative, to collect the near-tight pairs.
     leaf_size : int
         Block size of the KD partition.
     backend : {"auto", "numba", "numpy", "torch"}
@@ -264,6 +311,8 @@ def scan_pairs(
         else numpy. "torch" without a GPU runs on the CPU (used to test agreement).
     block_bytes : int
         Memory bound of the numpy and torch temporaries.
+    tree : KDTree, optional
+        :func:`build_tree` of X, reused across calls on the same points (scalar outputs, numba).
 
     Returns
     -------
@@ -276,18 +325,29 @@ def scan_pairs(
     U = U[:, None] if U.ndim == 1 else U
     n = X.shape[0]
     m = int(per_point)
-    threshold = float(max(threshold, 0.0))
+    threshold = float(threshold)
+    if threshold < 0 and not (U.shape[1] == 1 and backend in ("auto", "numba")):
+        threshold = 0.0
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return ScanResult(0.0, empty, empty, np.zeros(0), 1.0, "none")
     if backend == "auto":
         backend = _auto_backend()
+    oriented = U.shape[1] == 1
     if backend == "torch":
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        worst, bv, bi, pf = _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device)
+        worst, bv, bi, pf = _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device, oriented)
         order = np.arange(n)
+    elif oriented and backend == "numba" and _get_numba_kernel() is not None:
+        tree = build_tree(X, int(leaf_size)) if tree is None else tree
+        # Searched at threshold min(0, threshold), so the maximum is exact whatever the threshold;
+        # the lists are filtered to the threshold afterwards.
+        worst, bv, bi, pf = _scan_weighted_nn(tree, U, L, p_x, min(0.0, threshold), m)
+        if m > 0:
+            bv = np.where(bv > threshold, bv, -np.inf)
+        order = tree.order
     else:
         order, starts = block_partition(X, int(leaf_size))
         Xs, Us = np.ascontiguousarray(X[order]), np.ascontiguousarray(U[order])
@@ -298,7 +358,7 @@ def scan_pairs(
         if kernel is not None:
             worst, bv, bi, pf = _scan_numba(kernel, Xs, Us, starts, L, p_x, p_y, threshold, m)
         else:
-            worst, bv, bi, pf = _scan_numpy(Xs, Us, starts, L, p_x, p_y, threshold, m, block_bytes)
+            worst, bv, bi, pf = _scan_numpy(Xs, Us, starts, L, p_x, p_y, threshold, m, block_bytes, oriented)
     if m > 0:
         i, j, v = _collect(bv, bi, order)
     else:

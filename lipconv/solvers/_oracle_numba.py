@@ -2,22 +2,9 @@
 import numba
 import numpy as np
 
-__all__ = ["scan_kernel"]
+from .._tree_numba import accumulate, box_distance, finish, point_distance
 
-
-@numba.njit(cache=True, fastmath=False)
-def accumulate(acc, t, code):
-    """One coordinate |t| of a norm: code 0 (l1) adds t, 1 (l2) adds t^2, 2 (linf) keeps the max."""
-    if code == 0:
-        return acc + t
-    if code == 1:
-        return acc + t * t
-    return t if t > acc else acc
-
-
-@numba.njit(cache=True, fastmath=False)
-def finish(acc, code):
-    return np.sqrt(acc) if code == 1 else acc
+__all__ = ["scan_kernel", "weighted_nn_kernel"]
 
 
 @numba.njit(cache=True, fastmath=False)
@@ -76,3 +63,65 @@ def scan_kernel(Xs, Us, starts, xlo, xhi, ulo, uhi, L, cx, cy, threshold, m, bes
                         insert(best_val, best_idx, i, e, j)
                         insert(best_val, best_idx, j, e, i)
     return worst, pruned
+
+
+@numba.njit(parallel=True, cache=True, fastmath=False)
+def weighted_nn_kernel(Xs, u, lo, hi, start, end, left, right, umin, L, cx, threshold, m, margin,
+                       vmin, vidx, evals, best_val, best_idx):
+    """For every point i (tree order): vmin[i] = min_j (u_j + L d_ij) over the points j != i with
+    u_j + L d_ij < u_i - threshold (its arg min in vidx; inf and -1 if none), and its m smallest such
+    values and indices, by a best-first descent of the KD-tree pruned with the lower bound
+    umin(node) + L dist(x_i, box(node)) (module docstring of :mod:`._oracle`). ``margin`` widens
+    the pruning test by a few ulps of the numbers involved so that no pair is lost to round-off.
+    Points are processed in chunks, one stack per chunk (an allocation per point cost more than
+    the search in 2-D); a node's bound is computed once, when it is pushed."""
+    n = Xs.shape[0]
+    depth_max = 128
+    chunk = 256
+    n_chunks = (n + chunk - 1) // chunk
+    for ch in numba.prange(n_chunks):
+        stack = np.empty(depth_max, dtype=np.int64)
+        bounds = np.empty(depth_max)
+        for i in range(ch * chunk, min(n, (ch + 1) * chunk)):
+            x = Xs[i]
+            limit = u[i] - threshold
+            cut = limit + margin  # prune only nodes whose bound is above the limit even with margin
+            stack[0] = 0
+            bounds[0] = umin[0] + L * box_distance(x, lo, hi, 0, cx)
+            sp = 1
+            best = np.inf
+            arg = -1
+            count = 0
+            while sp > 0:
+                sp -= 1
+                node = stack[sp]
+                kth = (-best_val[i, m - 1] if m > 0 else best) + margin  # lists hold -v, largest first
+                if bounds[sp] >= cut or bounds[sp] >= kth:
+                    continue
+                if left[node] < 0:
+                    count += end[node] - start[node]
+                    for j in range(start[node], end[node]):
+                        if j == i:
+                            continue
+                        v = u[j] + L * point_distance(x, Xs, j, cx)
+                        if v < best:
+                            best = v
+                            arg = j
+                        if m > 0 and v < limit:
+                            insert(best_val, best_idx, i, -v, j)
+                else:
+                    a, b = left[node], right[node]
+                    ba = umin[a] + L * box_distance(x, lo, hi, a, cx)
+                    bb = umin[b] + L * box_distance(x, lo, hi, b, cx)
+                    if sp + 2 > depth_max:
+                        continue  # cannot happen for trees of depth < 64
+                    if ba <= bb:  # the nearer (smaller bound) child is popped first
+                        stack[sp], bounds[sp] = b, bb
+                        stack[sp + 1], bounds[sp + 1] = a, ba
+                    else:
+                        stack[sp], bounds[sp] = a, ba
+                        stack[sp + 1], bounds[sp + 1] = b, bb
+                    sp += 2
+            vmin[i] = best
+            vidx[i] = arg
+            evals[i] = count
