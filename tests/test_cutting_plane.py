@@ -130,7 +130,9 @@ def test_cutting_plane_matches_reference_scalar(loss, p_x):
     ref = lipschitz_regression(X, y, lam=0.05, loss=loss, p_x=p_x, method="pairs")
     cp = lipschitz_regression(X, y, lam=0.05, loss=loss, p_x=p_x, method="cutting-plane")
     np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
-    np.testing.assert_allclose(cp.lipschitz, ref.lipschitz, rtol=1e-5)
+    # J grows quadratically in u around the optimum and L moves linearly with u, so a gap of g pins
+    # L only to about sqrt(g) (gaps 4e-11 and 4e-9 here, L 1.3e-5 apart).
+    np.testing.assert_allclose(cp.lipschitz, ref.lipschitz, rtol=1e-4)
     assert cp.max_violation <= 1e-6
     assert cp.n_pairs < X.shape[0] * (X.shape[0] - 1) // 2
 
