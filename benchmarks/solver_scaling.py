@@ -1,20 +1,28 @@
-"""Scaling of the exact solvers of seed 000 eq. (2.7): cutting plane vs the all-pairs reference (issue 3).
+"""Scaling of the exact solvers of seed 000 eq. (2.7): the cutting plane against the method of
+before (issue 14) and against the all-pairs cvxpy reference (issue 3), measured in one run.
 
-Prints one table row per (n, method): time, pairs in the final program, objective, the two parts of
-the certificate (max_violation over ALL pairs relative to the label range, and the relative duality
-gap of the full program) and the speed-up over the all-pairs reference where it
-runs. The reference "pairs" is lipconv's cvxpy all-pairs program (at n = 1,000: 499,500 pairs, about
-45 s and 1.1 GB here). Also times one full exact oracle scan, the n = 1,000 solve in a fresh process
-(the first call loads numba's cached oracle), and (with --big) the n = 100,000 run with its peak
-memory (process peak RSS, measured in a fresh subprocess).
+Every row is one certified solve (squared loss, lam = 0.01, ramp(0.5) labels plus 0.1 N(0, 1)
+noise, p_x = p_y = 2, seed 0) and prints: time, peak resident memory of its process, pairs in the
+final program, objective, the two parts of the certificate (max_violation over ALL pairs relative
+to the label range; the relative duality gap of the full program) and the ratio to the other
+method of the same row. "before" is the cutting plane as it was at the start of issue 14, kept
+selectable through options of the same function: the block-pair oracle, a cold kNN(6) start on
+every level without transferred pairs, and multipliers dropped at a fixed 1e-6 of the largest
+(``LEGACY``); the subproblems (Clarabel, qdldl) are the same. A row of "before" that runs longer
+than ``--cap`` seconds is stopped and its ratio printed as a lower bound (">= x").
 
-    python benchmarks/solver_scaling.py            # n = 300, 500, 1000 (FlatCube), 10,000 (Sphere)
-    python benchmarks/solver_scaling.py --big      # also n = 100,000 (minutes)
+Each target row runs in a fresh subprocess (numba's cached kernels are loaded there; its time
+includes that), so that its peak memory is its own.
+
+    python benchmarks/solver_scaling.py                 # n <= 10,000 rows (minutes)
+    python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000
+    python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000 (about half an hour)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -22,108 +30,114 @@ import time
 
 import numpy as np
 
-from lipconv.manifolds import FlatCube, Sphere, ramp_label
-from lipconv.solvers import lipschitz_regression, violation_scan
-
 LAM = 0.01
 NOISE = 0.1
+LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0}
+NEW: dict = {}
 
 
-def problem(manifold: str, n: int, seed: int):
-    M = FlatCube(m=2, d=3) if manifold == "flatcube" else Sphere(d=3)
+def problem(case: str, n: int, seed: int):
+    from lipconv.manifolds import FlatCube, Sphere, ramp_label
+
+    M = {"cube2": FlatCube(m=2, d=3), "cube3": FlatCube(m=3, d=3), "sphere": Sphere(d=3)}[case]
     rng = np.random.default_rng(seed)
     X = M.sample(n, rng)
     y = ramp_label(0.5).on(M, X) + NOISE * rng.standard_normal(n)
     return X, y
 
 
-def row(n, manifold, method, t, pairs, obj, viol, gap, speedup="", extra=""):
-    print(f"{n:>7d}  {manifold:<9s} {method:<14s} {t:9.2f}  {pairs:>9d}  {obj:.10f}  {viol:9.1e}  {gap:8.1e}  {speedup:>8s} {extra}",
-          flush=True)
+def child(case: str, n: int, method: str, options: dict, seed: int):
+    """One solve in this (fresh) process; prints a JSON line with its result and peak RSS."""
+    from lipconv.solvers import lipschitz_regression
 
-
-def run_case(manifold, n, seed, reference):
-    X, y = problem(manifold, n, seed)
+    X, y = problem(case, n, seed)
     t0 = time.perf_counter()
-    cp = lipschitz_regression(X, y, lam=LAM, method="cutting-plane")
-    t_cp = time.perf_counter() - t0
-    ref = None
-    if reference == "pairs":
-        t0 = time.perf_counter()
-        r = lipschitz_regression(X, y, lam=LAM, method="pairs")
-        ref = (time.perf_counter() - t0, r.n_pairs, r.objective, r.max_violation, r.relative_gap, "pairs (cvxpy)")
-    extra = (f"rounds={cp.info['rounds']} oracle={cp.info['oracle_time']:.2f}s "
-             f"sub={cp.info['subproblem_time']:.2f}s L={cp.lipschitz:.8f}")
-    if ref is not None:
-        row(n, manifold, ref[5], ref[0], ref[1], ref[2], ref[3], ref[4])
-        rel = abs(cp.objective - ref[2]) / abs(ref[2])
-        row(n, manifold, "cutting-plane", t_cp, cp.n_pairs, cp.objective, cp.max_violation, cp.relative_gap,
-            f"{ref[0] / t_cp:.1f}x", extra + f" rel_obj_diff={rel:.1e}")
-    else:
-        row(n, manifold, "cutting-plane", t_cp, cp.n_pairs, cp.objective, cp.max_violation, cp.relative_gap, "", extra)
-    return X, cp
-
-
-def big_child(n, seed):
-    """One cutting-plane solve in this (fresh) process; prints a JSON line with its peak RSS."""
-    X, y = problem("flatcube", n, seed)
-    t0 = time.perf_counter()
-    cp = lipschitz_regression(X, y, lam=LAM, method="cutting-plane")
-    levels = [dict(n=lv["n"], rounds=lv["rounds"], time=round(lv["time"], 1)) for lv in cp.info["levels"]]
-    out = dict(n=n, time=time.perf_counter() - t0, pairs=cp.n_pairs, objective=cp.objective,
-               max_violation=cp.max_violation, relative_gap=cp.relative_gap, rounds=cp.info["rounds"], oracle=cp.info["oracle_time"],
-               sub=cp.info["subproblem_time"], L=cp.lipschitz, levels=levels,
-               peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+    res = lipschitz_regression(X, y, lam=LAM, method=method, method_options=options or None)
+    out = dict(time=time.perf_counter() - t0, pairs=res.n_pairs, objective=res.objective, lipschitz=res.lipschitz,
+               max_violation=res.max_violation, relative_gap=res.relative_gap, certified=res.certified,
+               rounds=res.info.get("rounds"), peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+               levels=[(lv["n"], lv["rounds"], round(lv["time"], 1)) for lv in res.info.get("levels", [])])
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run_child(n, seed):
-    """Run :func:`big_child` in a fresh interpreter (cold numba cache load included in its time)."""
-    proc = subprocess.run([sys.executable, __file__, "--child", str(n), "--seed", str(seed)],
-                          capture_output=True, text=True)
+def run(case, n, method, options, seed, cap):
+    """:func:`child` in a fresh interpreter, stopped after ``cap`` seconds (None: no cap)."""
+    cmd = [sys.executable, __file__, "--child", json.dumps([case, n, method, options, seed])]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return {"timeout": True, "time": time.perf_counter() - t0}
     line = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")]
     if not line:
-        print(f"n = {n} run failed:\n{proc.stderr[-2000:]}")
-        return None
+        return {"error": proc.stderr[-1500:]}
     return json.loads(line[0][7:])
+
+
+HEADER = (f"{'case':<8s} {'n':>9s}  {'method':<14s} {'time[s]':>9s} {'peak GB':>7s} {'pairs':>9s}  "
+          f"{'objective':<14s} {'max_viol':>8s} {'rel_gap':>8s}  {'ratio':>8s}")
+
+
+def row(case, n, label, r, ratio=""):
+    if r.get("timeout"):
+        print(f"{case:<8s} {n:>9,d}  {label:<14s} {'>' + format(r['time'], '.0f'):>9s}  (stopped at the cap)", flush=True)
+        return
+    if "error" in r:
+        print(f"{case:<8s} {n:>9,d}  {label:<14s} failed: {r['error'].splitlines()[-1] if r['error'] else ''}", flush=True)
+        return
+    print(f"{case:<8s} {n:>9,d}  {label:<14s} {r['time']:9.2f} {r['peak_rss_gb']:7.2f} {r['pairs']:>9,d}  "
+          f"{r['objective']:.10f} {r['max_violation']:8.1e} {r['relative_gap']:8.1e}  {ratio:>8s}", flush=True)
+
+
+def compare(case, n, seed, cap, reference=None):
+    """The new cutting plane against the method of before (and the cvxpy reference where given)."""
+    new = run(case, n, "cutting-plane", NEW, seed, None)
+    old = run(case, n, "cutting-plane", LEGACY, seed, cap)
+    if old.get("timeout"):
+        ratio = f">= {old['time'] / new['time']:.1f}x" if "time" in new and not new.get("timeout") else ""
+    elif "time" in old and "time" in new:
+        ratio = f"{old['time'] / new['time']:.2f}x"
+    else:
+        ratio = ""
+    row(case, n, "cutting-plane", new, ratio)
+    row(case, n, "before", old)
+    if "objective" in old and "objective" in new:
+        print(f"{'':<8s} {'':>9s}  objectives agree to {abs(old['objective'] - new['objective']) / abs(new['objective']):.1e} "
+              f"relative; levels (n, rounds, s): {new['levels']}", flush=True)
+    if reference:
+        ref = run(case, n, reference, {}, seed, cap)
+        row(case, n, "pairs (cvxpy)", ref, f"{ref['time'] / new['time']:.1f}x" if "time" in ref and not ref.get("timeout") else "")
+    return new
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--big", action="store_true", help="also run n = 100,000 on FlatCube(2, 3)")
-    ap.add_argument("--big-n", type=int, default=100_000)
-    ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--targets", action="store_true", help="also the issue-14 targets at 65,536 and 100,000")
+    ap.add_argument("--million", action="store_true", help="also FlatCube(2, 3) at n = 1,000,000")
+    ap.add_argument("--cap", type=float, default=1200.0, help="seconds after which a 'before' row is stopped")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        big_child(args.child, args.seed)
+        case, n, method, options, seed = json.loads(args.child)
+        child(case, n, method, options, seed)
         return
-    # Compile/load the numba oracle once so that no row pays for it.
-    violation_scan(np.random.default_rng(0).random((50, 2)), np.zeros((50, 1)), 1.0)
-    print(f"seed={args.seed} lam={LAM} labels=ramp(0.5)+{NOISE}N(0,1), squared loss, p_x=p_y=2")
-    print(f"{'n':>7s}  {'manifold':<9s} {'method':<14s} {'time[s]':>9s}  {'pairs':>9s}  {'objective':<12s}  "
-          f"{'max_viol':>9s}  {'rel_gap':>8s}  {'speed-up':>8s}")
-    for n, ref in [(300, "pairs"), (500, "pairs"), (1000, "pairs")]:
-        run_case("flatcube", n, args.seed, ref)
-    X, cp = run_case("sphere", 10_000, args.seed, None)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        violation_scan(X, cp.values, cp.lipschitz)
-        times.append(time.perf_counter() - t0)
-    print(f"full exact oracle scan (violation_scan) at n = 10,000 on the optimum: best of 3 = {min(times):.3f} s")
-    r = run_child(1000, args.seed)
-    if r is not None:
-        print(f"n = 1,000 in a fresh process (includes loading numba's cached oracle): {r['time']:.2f} s")
-    if args.big:
-        r = run_child(args.big_n, args.seed)
-        if r is None:
-            return
-        row(r["n"], "flatcube", "cutting-plane", r["time"], r["pairs"], r["objective"], r["max_violation"],
-            r["relative_gap"], "",
-            f"rounds={r['rounds']} oracle={r['oracle']:.1f}s sub={r['sub']:.1f}s L={r['L']:.8f} "
-            f"peak_rss={r['peak_rss_gb']:.2f} GB")
-        print("levels (n, rounds, seconds): " + ", ".join(f"({lv['n']}, {lv['rounds']}, {lv['time']})" for lv in r["levels"]))
+    print(f"lam={LAM}, labels ramp(0.5) + {NOISE} N(0,1), squared loss, p_x=p_y=2, seed={args.seed}; "
+          f"before = cutting plane with {LEGACY}", flush=True)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / {os.getloadavg()[2]:.2f}")
+    print(HEADER)
+    for n in (300, 500, 1000):
+        compare("cube2", n, args.seed, args.cap, reference="pairs")
+    compare("sphere", 10_000, args.seed, args.cap)
+    if args.targets:
+        compare("cube3", 65_536, args.seed, args.cap)
+        compare("cube2", 100_000, args.seed, args.cap)
+    if args.million:
+        r = run("cube2", 1_000_000, "cutting-plane", NEW, args.seed, None)
+        row("cube2", 1_000_000, "cutting-plane", r)
+        if "levels" in r:
+            print(f"{'':<8s} {'':>9s}  levels (n, rounds, s): {r['levels']}; certified: {r['certified']}", flush=True)
+    print(f"load average at end: {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / {os.getloadavg()[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -36,3 +36,27 @@ def test_tree_is_a_partition_into_compact_leaves():
     for node in range(len(tree.start)):  # boxes contain their points
         pts = tree.Xs[tree.start[node]:tree.end[node]]
         assert np.all(pts >= tree.lo[node]) and np.all(pts <= tree.hi[node])
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, np.inf])
+def test_extension_envelopes_agree_on_the_tree_and_dense_paths(p, monkeypatch):
+    """McShane and Whitney extensions switch to the tree above a size; both paths give the same
+    envelopes (and the tree path is taken: a broken tree search would make them differ)."""
+    import lipconv.extension._mcshane as mc
+    from lipconv.extension import mcshane, midpoint, whitney
+
+    rng = np.random.default_rng(3)
+    X = rng.random((700, 3))
+    u = np.sin(5 * X[:, 0]) + X[:, 1]
+    Q = rng.uniform(-0.1, 1.1, (400, 3))
+    from lipconv.extension import lipschitz_constant
+
+    L = 1.2 * lipschitz_constant(X, u, p_x=p)  # above the data's constant: the envelopes interpolate
+    monkeypatch.setattr(mc, "TREE_MIN_PAIRS", 10**12)
+    dense = [f(X, u, Q, L=L, p=p) for f in (mcshane, whitney, midpoint)]
+    monkeypatch.setattr(mc, "TREE_MIN_PAIRS", 0)
+    tree = [f(X, u, Q, L=L, p=p) for f in (mcshane, whitney, midpoint)]
+    for a, b in zip(dense, tree):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-14)
+    assert np.all(tree[0] >= tree[1])
+    np.testing.assert_allclose(mcshane(X, u, X[:50], L=L, p=p), u[:50], atol=1e-14)

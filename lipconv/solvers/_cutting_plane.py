@@ -31,7 +31,11 @@ from ._pairs import reference_pairs
 from ._result import RawSolution
 from ._subproblem import SUBPROBLEMS, direct_supported
 
-__all__ = ["solve_cutting_plane", "knn_pairs"]
+__all__ = ["solve_cutting_plane", "knn_pairs", "TREE_MIN_N"]
+
+# From this many points on, the oracle of scalar outputs is the KD-tree's weighted nearest-neighbour
+# search (see ``oracle`` below).
+TREE_MIN_N = 4096
 
 
 def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +83,7 @@ def _near_active(X, U, L, i, j, p_x, p_y, slack, *, oriented=False):
 def _solve_level(
     X, Y, w, loss, lam, init, *, p_x, p_y, solver, tol, viol_tol, per_point, max_rounds, backend,
     leaf_size, drop, keep_slack, loose, loose_max, bar, label, u0=None, objective_scale=None, subproblem="auto",
-    fixed_L=None,
+    fixed_L=None, oracle="auto", drop_scale=10.0,
 ):
     """The cutting-plane loop on one (normalized) point set. ``init = ((i, j), (ci, cj))``: graph
     pairs (both orientations where cuts are oriented, or the one ``u0`` makes steeper) and pairs
@@ -105,7 +109,10 @@ def _solve_level(
 
     exact_graph = X.shape[1] == 1
     # The oracle's KD-tree depends on X only: built once per level (scalar outputs; numba).
-    tree = build_tree(X, 16) if k == 1 and not exact_graph and backend in ("auto", "numba") else None
+    if oracle == "auto":  # below this the search is cheap either way and the tree's kernels cost a load
+        oracle = "tree" if n >= TREE_MIN_N else "blocks"
+    use_tree = oracle == "tree" and k == 1 and not exact_graph and backend in ("auto", "numba")
+    tree = build_tree(X, 16) if use_tree else None
     (i, j), (ci, cj) = ((np.asarray(v, dtype=np.int64) for v in pair) for pair in init)
     if oriented:
         # Both orientations of the graph until a solution tells which one can be active, or the one
@@ -173,7 +180,7 @@ def _solve_level(
         t0 = time.perf_counter()
         scan = scan_pairs(
             X, values, L, p_x=p_x, p_y=p_y, per_point=per_point, threshold=viol_tol,
-            leaf_size=leaf_size, backend=backend, tree=tree,
+            leaf_size=leaf_size, backend=backend, tree=tree, blocks=oracle == "blocks",
         )
         info["oracle_time"] += time.perf_counter() - t0
         info["oracle_times"].append(time.perf_counter() - t0)
@@ -212,7 +219,7 @@ def _solve_level(
                 # Relative to the round's own tolerance: a loose solve leaves inactive multipliers
                 # at about its gap, and keeping them all kept 32k rows where 5.5k were active
                 # (FlatCube(4, 4), n = 8,192: 27.6 s, 3.3 s with the scaled threshold).
-                keep = mult > max(drop, 10.0 * round_tol) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)
+                keep = mult > max(drop, drop_scale * round_tol) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)
                 if keep_slack:
                     # The band is relative to L d, like the old excess / L it was tuned with.
                     keep |= _near_active(X, values, L, i, j, p_x, p_y, keep_slack * worst / max(L, 1e-300), oriented=oriented)
@@ -231,7 +238,7 @@ def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
     max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
     seed=0, fine_k=2, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
-    transfer=True,
+    transfer=True, oracle="auto", drop_scale=10.0,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -308,6 +315,15 @@ def solve_cutting_plane(
     coarsen, coarse_min : int
         Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
         ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
+    oracle : {"auto", "tree", "blocks"}
+        The pair search of scalar outputs ("auto": the tree from ``TREE_MIN_N`` points on): the
+        weighted nearest-neighbour descent of a KD-tree
+        (:mod:`lipconv._tree`; per point, bound :math:`\min_{node} u + L\,\mathrm{dist}(x, box)`) or
+        the symmetric block-pair bound used before (kept selectable for the benchmark). Vector
+        outputs always use the blocks.
+    drop_scale : float
+        Pairs are dropped when their multiplier is at most ``max(drop, drop_scale * round_tol)``
+        times the largest (0: ``drop`` alone, as before).
     fine_k : int
         Levels after the first also start from their ``fine_k``-nearest-neighbour graph (0: none),
         beside the pairs carried and transferred from the coarser level; its cuts are oriented by
@@ -365,7 +381,7 @@ def solve_cutting_plane(
         p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol, per_point=per_point,
         max_rounds=max_rounds, backend=backend, leaf_size=leaf_size, drop=drop,
         keep_slack=keep_slack, loose=loose, loose_max=loose_max, objective_scale=objective_scale,
-        subproblem=subproblem, fixed_L=fixed_L,
+        subproblem=subproblem, fixed_L=fixed_L, oracle=oracle, drop_scale=drop_scale,
     )
     levels = []
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)

@@ -281,7 +281,7 @@ def _collect(best_val, best_idx, order):
 def scan_pairs(
     X: np.ndarray, U: np.ndarray, L: float, *, p_x: float = 2.0, p_y: float = 2.0,
     per_point: int = 0, threshold: float = 0.0, leaf_size: int = 64, backend: str = "auto",
-    block_bytes: int = DEFAULT_BLOCK_BYTES, tree: "KDTree | None" = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES, tree: "KDTree | None" = None, blocks: bool = False,
 ) -> ScanResult:
     r"""Maximum excess over all pairs and, optionally, the worst violated partners of every point.
 
@@ -313,6 +313,9 @@ def scan_pairs(
         Memory bound of the numpy and torch temporaries.
     tree : KDTree, optional
         :func:`build_tree` of X, reused across calls on the same points (scalar outputs, numba).
+    blocks : bool
+        Use the symmetric block-pair search for scalar outputs too (the method before the tree;
+        kept for comparisons).
 
     Returns
     -------
@@ -340,7 +343,7 @@ def scan_pairs(
         device = "cuda" if torch.cuda.is_available() else "cpu"
         worst, bv, bi, pf = _scan_torch(X, U, L, p_x, p_y, threshold, m, block_bytes, device, oriented)
         order = np.arange(n)
-    elif oriented and backend == "numba" and _get_numba_kernel() is not None:
+    elif oriented and not blocks and backend == "numba" and _get_numba_kernel() is not None:
         tree = build_tree(X, int(leaf_size)) if tree is None else tree
         # Searched at threshold min(0, threshold), so the maximum is exact whatever the threshold;
         # the lists are filtered to the threshold afterwards.
