@@ -23,6 +23,7 @@ SCRIPTS = (
     ("table2_digits_robustness", "seed 000 Table 2 / seed 001 Table 1 in small, on digits"),
     ("fig_jacobian_spectrum", "seed 003 Figure 2 in small: Jacobian spectrum and alignment"),
     ("sec67_bounds_detection", "seed 000 §6-7: product bound vs gradient estimate; attack detection"),
+    ("fig_lipschitz_frontier", "best training loss of any L-Lipschitz function on digits vs trained networks"),
 )
 
 

@@ -21,6 +21,15 @@ INF = math.inf
 NORMS = {"L2": 2.0, "Linf": INF, "L1": 1.0}
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine torch's pool makes these tiny ops 100x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _mlp(d=6, k=3, h=8, act=nn.Tanh, seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(d, h), act(), nn.Linear(h, h), act(), nn.Linear(h, k)).double()
@@ -279,7 +288,8 @@ def _all_penalties():
         "jac_spectral": lambda m, x, y: L.jacobian_spectral_penalty(m, x, iters=3),
         "jac_sos": lambda m, x, y: L.jacobian_spectral_penalty(m, x, iters=3, form="sum_of_squares"),
         "jac_operator": lambda m, x, y: L.jacobian_operator_penalty(m, x, p="Linf", q="L1", iters=3),
-        "global_spectral": lambda m, x, y: L.global_spectral_penalty(m),
+        "global_spectral": lambda m, x, y: L.global_spectral_penalty(m, input_shape=(1, 5, 5)),
+        "global_spectral_reshaped": lambda m, x, y: L.global_spectral_penalty(m, conv="reshaped"),
     }
 
 
@@ -342,18 +352,20 @@ def test_batchnorm_in_train_mode_does_not_couple_per_sample_gradients():
 
 
 def test_global_spectral_penalty_converges_to_layer_spectral_norms():
-    """Seed 003 eqs. (4)-(5): persistent power iterations reach sigma(W); grad of sigma^2/2 is sigma u v^T."""
+    """Seed 003 eqs. (4)-(5): persistent power iterations reach sigma(W); grad of sigma^2/2 is sigma u v^T
+    (the reshaped-kernel option of Yoshida and Miyato; the default convolution norm is tested in
+    test_nn_robust.py)."""
     model = _cnn(bn=False)
     state = {}
     for _ in range(200):
-        r = L.global_spectral_penalty(model, state=state, iters=1)
+        r = L.global_spectral_penalty(model, state=state, iters=1, conv="reshaped")
     mats = [model[0].weight.reshape(3, -1), model[3].weight]
     ref = [float(torch.linalg.matrix_norm(w.detach(), 2)) for w in mats]
     np.testing.assert_allclose(r.norms.numpy(), ref, rtol=1e-8)
     np.testing.assert_allclose(float(r.value.detach()), 0.5 * sum(s * s for s in ref), rtol=1e-8)
     (gw,) = torch.autograd.grad(r.value, [model[3].weight])
     u, v = state["3"]
-    np.testing.assert_allclose(gw.numpy(), (ref[1] * torch.outer(u, v)).numpy(), rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(gw.numpy(), (ref[1] * torch.outer(u[0], v[0])).numpy(), rtol=1e-6, atol=1e-10)
 
 
 def test_regularized_loss_combines_and_reports_terms():
@@ -369,17 +381,6 @@ def test_regularized_loss_combines_and_reports_terms():
     np.testing.assert_allclose(float(out.total.detach()), ce + 0.5 * tv + 0.25 * lip, rtol=1e-12)
     out.total.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
-
-
-def test_tanh_logits_layer_bounds_logits():
-    """Seed 001 App. A.1: parameter-free BatchNorm then t tanh, t one learnable scalar: |logits| <= |t|."""
-    layer = L.TanhLogits(4, t0=2.5).double()
-    z = 100 * torch.randn(16, 4, dtype=torch.float64)
-    out = layer(z)
-    assert float(out.detach().abs().max()) <= 2.5
-    assert [n for n, _ in layer.named_parameters()] == ["t"]
-    out.sum().backward()
-    assert layer.t.grad is not None and torch.isfinite(layer.t.grad)
 
 
 # ----------------------------------------------------------------------------- attacks
@@ -544,17 +545,6 @@ def test_gradient_norm_detector_false_positive_rate():
     J = L.jacobian(model, x, transform=lambda z: torch.softmax(z, dim=1))
     np.testing.assert_allclose(det.scores(model, x), torch.linalg.vector_norm(J, dim=2).amax(dim=1).numpy(),
                                rtol=1e-12)
-
-
-def test_torchattacks_pgd_agrees_when_installed():
-    """Optional adapter check: torchattacks' Linf PGD gives the same success rate within noise."""
-    ta = pytest.importorskip("torchattacks")
-    model = _cnn().float().eval()
-    x = torch.rand((32, 1, 5, 5), generator=torch.Generator().manual_seed(0))
-    y = model(x).argmax(dim=1)
-    ours = (model(L.pgd(model, x, y, eps=0.1, norm="Linf", steps=10)).argmax(1) != y).float().mean()
-    theirs = (model(ta.PGD(model, eps=0.1, alpha=0.025, steps=10)(x, y)).argmax(1) != y).float().mean()
-    assert abs(float(ours) - float(theirs)) <= 0.15
 
 
 # ----------------------------------------------------------------------------- bad input

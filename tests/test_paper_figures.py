@@ -78,12 +78,35 @@ def test_table2_digits_robustness(tmp_path, monkeypatch):
 
 @pytest.mark.usefixtures("one_thread")
 def test_fig_jacobian_spectrum(tmp_path, monkeypatch):
-    out = _script("fig_jacobian_spectrum", monkeypatch).main(["--tiny", "--out", str(tmp_path)])
+    mod = _script("fig_jacobian_spectrum", monkeypatch)
+    out = mod.main(["--tiny", "--out", str(tmp_path)])
     assert (tmp_path / "fig_jacobian_spectrum.png").stat().st_size > 0
     for r in out["models"].values():
-        s = np.asarray(r["mean_singular_values"])
-        assert np.all(np.diff(s) <= 1e-12)  # the SVD returns them in decreasing order
         assert np.all((np.asarray(r["mean_alignment"]) >= 0) & (np.asarray(r["mean_alignment"]) <= 1 + 1e-12))
+    # The spectrum and alignment of a linear model, whose Jacobian is W at every x: the singular values
+    # are W's, and a perturbation along W's top right singular vector has alignment (1, 0, ...).
+    import torch
+
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(6, 3).double()
+    W = lin.weight.detach()
+    _, S, Vh = torch.linalg.svd(W)
+    x = torch.rand((2, 6), dtype=torch.float64)
+    s, align = mod.spectrum_and_alignment(lin, x, Vh[:1].repeat(2, 1) * 0.3)
+    np.testing.assert_allclose(s, np.tile(S.numpy(), (2, 1)), rtol=1e-12)
+    np.testing.assert_allclose(align, np.tile([1.0, 0.0, 0.0], (2, 1)), atol=1e-12)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_fig_lipschitz_frontier(tmp_path, monkeypatch):
+    mod = _script("fig_lipschitz_frontier", monkeypatch)
+    out = mod.main(["--tiny", "--out", str(tmp_path)])
+    assert out["all_certified"] and out["network_above_bound"]
+    front = sorted((r["lipschitz"], r["best_loss"]) for r in out["rows"] if r["kind"] == "frontier")
+    assert all(b2 <= b1 + 1e-9 for (_, b1), (_, b2) in zip(front, front[1:]))  # B(L) is nonincreasing
+    assert front[-1][1] <= 1e-9  # 0 at the labels' own constant
+    mod.plot(tmp_path / "fig_lipschitz_frontier.csv", tmp_path / "redrawn.png")
+    assert (tmp_path / "redrawn.png").stat().st_size > 0
 
 
 @pytest.mark.usefixtures("one_thread")

@@ -12,15 +12,32 @@ the samples of a batch; the regularizers compute input gradients and Jacobian pr
 BatchNorm layers (only them) switched to their running statistics (:func:`per_sample_mode`), which
 makes sample i's gradient depend on x_i alone. Attacks and metrics run the whole model in eval mode.
 Dropout left in train mode draws a new mask at every forward pass, so the Jacobian power iterations
-then see a different network at each pass: use eval mode, or no dropout, for those.
+then see a different network at each pass: use eval mode, or no dropout, for those. A BatchNorm
+without running statistics (``track_running_stats=False``) normalizes with the batch in every mode;
+the functions that need per-sample gradients refuse it (``ValueError``) rather than mix samples.
+
+Devices: everything runs on the inputs' device and dtype (bfloat16 and float16 included); random
+starts are drawn on that device, and the hot loops (PGD steps, Jacobian power iterations) read
+nothing back to the host. :class:`RegularizedLoss` computes the gradient penalties on the data
+loss's own forward pass when no BatchNorm is in train mode (seed 002, Algorithm 1).
+
+Robustness evaluation: ``pgd``/``minimal_adversarial_distance`` in l1 use box-aware sparse l1
+descent; :func:`clever` (ART's CLEVER with guards), :func:`fit_extreme_value` (seed 002's GEV,
+guarded), and :func:`lipschitz_bracket` report Lipschitz estimates beside certified bounds;
+:func:`lipschitz_loss_gap` compares a network's training loss with the best loss any function of
+its Lipschitz constant reaches on the same data (``lipconv.solvers``, fixed L).
 """
+from ._best_loss import BestLossRow, LipschitzLossGap, lipschitz_loss_gap
 from ._attacks import AdversarialDistances, fgsm, minimal_adversarial_distance, pgd, project_ball
 from ._common import per_sample_mode
 from ._layers import TanhLogits
 from ._metrics import (
+    CleverResult,
     ExtremeValueFit,
     GradientNormDetector,
+    LipschitzBracket,
     LipschitzEstimate,
+    clever,
     empirical_lipschitz,
     error_curve,
     fit_extreme_value,
@@ -28,10 +45,12 @@ from ._metrics import (
     jacobian,
     l_bound,
     layer_norm_product,
+    lipschitz_bracket,
     margin_loss,
     median_adversarial_distance,
     modulus_of_continuity,
     omega_bound,
+    pair_lipschitz,
 )
 from ._regularizers import (
     JacobianNormResult,
@@ -82,4 +101,12 @@ __all__ = [
     "ExtremeValueFit",
     "gradient_norm_detector",
     "GradientNormDetector",
+    "clever",
+    "CleverResult",
+    "lipschitz_bracket",
+    "LipschitzBracket",
+    "pair_lipschitz",
+    "lipschitz_loss_gap",
+    "LipschitzLossGap",
+    "BestLossRow",
 ]

@@ -10,7 +10,9 @@ summed-loss gradient mixes samples. :func:`per_sample_mode` therefore puts every
 eval mode (running statistics, a fixed affine map per sample) for the duration of the input-gradient
 computation, leaving all other layers (dropout included, which is per-sample anyway) as they are,
 and restores each module's own flag afterwards. A side effect worth knowing: the extra forward
-passes made for a penalty do not update the running statistics.
+passes made for a penalty do not update the running statistics. Inside it a BatchNorm computes
+its eval-mode affine map with elementwise operations (same values), whose double backward is far
+cheaper than torch's BatchNorm double backward.
 """
 from __future__ import annotations
 
@@ -103,18 +105,58 @@ def _batchnorms(model):
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
+def _check_running_stats(bns) -> None:
+    for m in bns:
+        if m.running_mean is None or m.running_var is None:
+            raise ValueError(
+                f"model must not contain BatchNorm without running statistics (track_running_stats=False), "
+                f"got {type(m).__name__}: it normalizes with the batch's statistics in every mode, so "
+                f"per-sample input gradients are undefined")
+
+
+def _affine_batchnorm(m):
+    """Eval-mode BatchNorm as the per-channel affine map it is (same values up to rounding).
+
+    torch's BatchNorm double backward (``NativeBatchNormBackwardBackward0``) carries the batch-statistics
+    terms even in eval mode and cost about a quarter of a double-backprop penalty on a CIFAR-shaped CNN;
+    a multiply-add has a trivial one.
+    """
+    def forward(z):
+        scale = torch.rsqrt(m.running_var + m.eps)
+        if m.affine:
+            scale = scale * m.weight
+        shift = -m.running_mean * scale
+        if m.affine:
+            shift = shift + m.bias
+        view = (1, -1) + (1,) * (z.ndim - 2)
+        return z * scale.to(z.dtype).reshape(view) + shift.to(z.dtype).reshape(view)
+
+    return forward
+
+
 @contextlib.contextmanager
 def per_sample_mode(model):
-    """Put BatchNorm layers in eval mode so that samples do not interact (see module docstring)."""
+    """Put BatchNorm layers in eval mode so that samples do not interact (see module docstring).
+
+    Raises ``ValueError`` for a BatchNorm without running statistics (``track_running_stats=False``),
+    which couples the samples in every mode.
+    """
     bns = _batchnorms(model) if isinstance(model, nn.Module) else []
+    _check_running_stats(bns)
     flags = [m.training for m in bns]
+    own = [m.__dict__.get("forward") for m in bns]
     try:
         for m in bns:
             m.eval()
+            m.forward = _affine_batchnorm(m)
         yield model
     finally:
-        for m, f in zip(bns, flags):
+        for m, f, fw in zip(bns, flags, own):
             m.train(f)
+            if fw is None:
+                m.__dict__.pop("forward", None)
+            else:
+                m.forward = fw
 
 
 @contextlib.contextmanager
@@ -124,6 +166,8 @@ def restore_mode(model, *, eval_mode: bool = False):
         yield model
         return
     flags = [(m, m.training) for m in model.modules()]
+    if eval_mode:
+        _check_running_stats(_batchnorms(model))
     try:
         if eval_mode:
             model.eval()

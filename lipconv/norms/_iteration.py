@@ -38,7 +38,7 @@ class PowerMethodResult:
         Forward-backward passes done (each one ``matvec`` and one ``rmatvec``).
     converged : bool
         Whether the relative change of the estimate fell below ``tol`` (for every batch entry).
-    history : ndarray, shape (iterations, *batch)
+    history : ndarray, shape (iterations, \*batch)
         The estimate :math:`\|A^\top u_k\|_2` after each pass.
     seed : int or None
         Seed of the random start (None when ``v0`` was given).
@@ -125,7 +125,12 @@ def _normalize(x, p: float):
 
 
 def _to_numpy(x) -> np.ndarray:
-    return np.asarray(detached(x).cpu()) if is_torch(x) else np.asarray(x, dtype=float)
+    """float64 numpy copy (via float64 in torch: numpy has no bfloat16)."""
+    if is_torch(x):
+        import torch
+
+        return np.asarray(detached(x).to(torch.float64).cpu())
+    return np.asarray(x, dtype=float)
 
 
 def _scalar_or_array(x):
@@ -190,16 +195,18 @@ def power_method(matvec, rmatvec, shape, *, iters: int = 100, tol: float = 1e-10
             # A^T A v = 0 (v in the kernel, or A = 0) leaves no direction: keep v, the estimate is 0.
             moved = (pnorm(vt, np.inf) > 0)[..., None]
             v = xp(v).where(moved, v_new, v)
-            est_np = _to_numpy(est)
-            history.append(est_np)
-            if tol > 0 and prev is not None and np.all(np.abs(est_np - prev) <= tol * np.abs(est_np)):
-                converged = True
-                break
-            prev = est_np
+            history.append(est)
+            if tol > 0:  # the stopping test reads the value on the host (a device synchronization)
+                est_np = _to_numpy(est)
+                if prev is not None and np.all(np.abs(est_np - prev) <= tol * np.abs(est_np)):
+                    converged = True
+                    break
+                prev = est_np
         v = detached(v)
         u = detached(_normalize(matvec(v), 2.0))
     sigma = asum(u * matvec(v), -1)
-    return PowerMethodResult(_scalar_or_array(sigma), u, v, len(history), converged, np.asarray(history), used_seed)
+    history = np.asarray([_to_numpy(h) for h in history])
+    return PowerMethodResult(_scalar_or_array(sigma), u, v, len(history), converged, history, used_seed)
 
 
 def _q_direction(ut, q: float):
@@ -233,8 +240,14 @@ def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha
     :math:`v_k = \mathrm{sign}(\tilde v_k)|\tilde v_k|^{p^*-1}/\|\tilde v_k\|_{p^*}^{p^*-1}`, the
     maximizer of :math:`v \cdot \tilde v_k` over the unit p-ball (eq. (16), :func:`steepest_direction`).
     For p = q = 2 this is the power method. The iteration is a local ascent: the returned value is
-    attained by a unit vector, hence a lower bound of :math:`\|A\|_{p,q}` (exact for the tractable
-    entries of Table 1 in practice, not guaranteed for the NP-hard ones).
+    attained by a unit vector, hence a certified lower bound of :math:`\|A\|_{p,q}`, and for p, q other
+    than 2 it stops at a fixed point that is often not the maximum. Measured from one random start
+    against the closed forms of Table 1 (``benchmarks/nn_audit.py --only pq``): on Gaussian 20 x 30
+    matrices, median 0.82-0.87 of the exact value and as low as 0.58 for (1, 1), (1, 2), (1, inf),
+    (2, inf), (inf, inf); on the logit Jacobians of a digits tanh MLP, median 0.86-0.94 and as low as
+    0.59 (issue 16 measured 0.46-0.69 on its models); exact for (2, 2). Use
+    :func:`~lipconv.norms.operator_norm` (closed forms, brute force, or this iteration with many
+    restarts) when the value itself matters.
 
     Parameters
     ----------
@@ -272,25 +285,40 @@ def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha
     if v0 is not None and is_torch(v0):
         like = v0
     v, used_seed = _start(v0, shape, seed, like)
+    best_v, u, it = _iterate(matvec, rmatvec, p, q, v, alpha=alpha, iters=iters, tol=tol)
+    value = pnorm(matvec(best_v), q)
+    return OperatorIterationResult(_scalar_or_array(value), best_v, u, it, alpha, p, q, used_seed)
+
+
+def _iterate(matvec, rmatvec, p: float, q: float, v, *, alpha: float, iters: int, tol: float):
+    """The loop of :func:`operator_norm_iteration` without argument checks: ``(best v, its dual u, passes)``.
+
+    With ``tol = 0`` nothing is read back to the host inside the loop, so a device runs it without
+    synchronizing (the comparison of the iterates' values stays on the device).
+    """
     M = xp(v)
     with no_grad(v):
         v = _normalize(v, p)
-        best_v, best = v, None
+        best_v, best, best_ut = v, None, None
         prev = None
         it = 0
         for it in range(1, iters + 2):
             ut = matvec(v)
             val = pnorm(ut, q)  # the value of the current iterate v_{k-1}
             if best is None:
-                best = val
+                best, best_ut = val, ut
             else:
                 better = val > best
                 best = M.where(better, val, best)
                 best_v = M.where(better[..., None], v, best_v)
-            val_np = _to_numpy(val)
-            if it > iters or (tol > 0 and prev is not None and np.all(np.abs(val_np - prev) <= tol * np.abs(val_np))):
+                best_ut = M.where(better[..., None], ut, best_ut)
+            if it > iters:
                 break
-            prev = val_np
+            if tol > 0:
+                val_np = _to_numpy(val)
+                if prev is not None and np.all(np.abs(val_np - prev) <= tol * np.abs(val_np)):
+                    break
+                prev = val_np
             vt = rmatvec(_q_direction(ut, q))
             if np.isinf(alpha):
                 v_new = steepest_direction(vt, p)
@@ -299,6 +327,5 @@ def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha
             # A^T u = 0 leaves no ascent direction: keep v (its value is already recorded).
             v = M.where((pnorm(vt, np.inf) > 0)[..., None], v_new, v)
         best_v = detached(best_v)
-        u = detached(_q_direction(matvec(best_v), q))
-    value = pnorm(matvec(best_v), q)
-    return OperatorIterationResult(_scalar_or_array(value), best_v, u, it - 1, alpha, p, q, used_seed)
+        u = detached(_q_direction(best_ut, q))
+    return best_v, u, it - 1

@@ -266,6 +266,21 @@ def operator_norm(
     OperatorNormResult
         ``value`` (float for one numpy matrix, ndarray of the batch shape, or a tensor that carries
         gradients), ``method``, ``exact``.
+
+    Examples
+    --------
+    The (1, 1) norm is the largest column l1 norm (closed form); the (inf, 1) norm is NP-hard in
+    general, and exact here by brute force over the vertices :math:`s \in \{\pm 1\}^2`
+    (:math:`\|A (1, 1)^\top\|_1 = 8`):
+
+    >>> import numpy as np
+    >>> from lipconv.norms import operator_norm
+    >>> A = np.array([[1.0, -2.0], [3.0, 4.0]])
+    >>> operator_norm(A, 1, 1).value
+    6.0
+    >>> res = operator_norm(A, np.inf, 1)
+    >>> res.value, res.method, res.exact
+    (8.0, 'brute-force', True)
     """
     A = _check_matrix(A)
     p = check_norm(p, "p")

@@ -1,0 +1,444 @@
+"""Side-by-side audit of lipconv.nn on small digits models (issue 16's measurements, re-run).
+
+Four models on scikit-learn's 8x8 digits (inputs in [0, 1]^64, one CPU thread): a ReLU MLP, a tanh
+MLP, a CNN, and a CNN with BatchNorm, each trained for a few epochs with Adam from a fixed seed.
+Each section prints one row of the issue with the quantity it was measured by:
+
+* ``linf``: Linf PGD / FGSM against torchattacks and ART (bit-identity), L2 PGD against ART;
+* ``l1``: robust accuracy at L1 eps = 4 of lipconv's L1 PGD, of the one-hot steepest L1 step (ART's
+  L1 PGD), and of an independent box-aware sparse L1 descent written here from Tramer and Boneh's
+  description; fraction of stalled steps; ``minimal_adversarial_distance`` in L1 (inf count, and
+  how often the reference succeeds at a quarter of the distance);
+* ``lipschitz``: CLEVER (lipconv and ART) and the bracket [empirical lower, certified upper] on
+  the tanh and ReLU MLPs, with a dense local search as the reference maximum;
+* ``pq``: the (p, q) iteration against the closed forms of seed 003, Table 1;
+* ``conv``: the global spectral penalty's convolution norms against the dense operator's;
+* ``dtype``: the Jacobian penalties in bfloat16 / float16.
+
+Usage: ``python benchmarks/nn_audit.py [--only l1,lipschitz] [--n 100]``. torchattacks and ART are
+optional (``pip install --no-deps torchattacks adversarial-robustness-toolbox``); their sections are
+skipped without them. The machine this was run on was shared (load average printed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+import lipconv.nn as L
+
+MODELS = ("mlp", "tanh_mlp", "cnn", "cnn_bn")
+
+
+def make_model(kind: str, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    if kind == "mlp":
+        return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+    if kind == "tanh_mlp":
+        return nn.Sequential(nn.Linear(64, 128), nn.Tanh(), nn.Linear(128, 128), nn.Tanh(), nn.Linear(128, 10))
+    bn = [nn.BatchNorm2d(16)] if kind == "cnn_bn" else []
+    bn2 = [nn.BatchNorm2d(32)] if kind == "cnn_bn" else []
+    return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 16, 3, padding=1), *bn, nn.ReLU(),
+                         nn.Conv2d(16, 32, 3, stride=2, padding=1), *bn2, nn.ReLU(), nn.Flatten(),
+                         nn.Linear(32 * 4 * 4, 10))
+
+
+def load_digits(seed: int = 0):
+    from sklearn.datasets import load_digits as _load
+    from sklearn.model_selection import train_test_split
+
+    X, y = _load(return_X_y=True)
+    X = X / 16.0
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
+    f = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    g = lambda a: torch.as_tensor(a, dtype=torch.long)  # noqa: E731
+    return f(Xtr), g(ytr), f(Xte), g(yte)
+
+
+def train(kind: str, Xtr, ytr, *, epochs: int = 15, seed: int = 0) -> nn.Module:
+    model = make_model(kind, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        perm = torch.randperm(Xtr.shape[0], generator=gen)
+        for s in range(0, Xtr.shape[0], 64):
+            idx = perm[s:s + 64]
+            loss = nn.functional.cross_entropy(model(Xtr[idx]), ytr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- independent L1 reference
+def reference_sparse_l1(model, x, y, *, eps, steps, alpha, q=0.95, seed=0):
+    """Box-aware sparse L1 descent written from Tramer and Boneh (2019), Alg. 1, and the cleverhans
+    ``SparseL1Descent`` conventions (``clip_grad=True``: entries that would leave [0, 1] get no
+    gradient), with the exact projection onto {||d||_1 <= eps} intersected with the box by sorting
+    (Croce and Hein 2021, Alg. 2, here by a per-sample numpy loop: slow, independent)."""
+    rng = np.random.default_rng(seed)
+    xd = x.detach().numpy().astype(np.float64).reshape(x.shape[0], -1)
+    n, N = xd.shape
+    # uniform start in the L1 ball (ART's random_sphere recipe), then projected
+    u = np.sort(rng.uniform(size=(n, N)), axis=1)
+    sp = np.diff(np.concatenate([np.zeros((n, 1)), u], axis=1), axis=1)
+    delta = eps * sp * rng.choice([-1, 1], (n, N))
+    delta = np.stack([_np_project_l1_box(delta[i], eps, -xd[i], 1 - xd[i]) for i in range(n)])
+    for _ in range(steps):
+        xa = torch.tensor(xd + delta, dtype=x.dtype).reshape(x.shape).requires_grad_(True)
+        loss = nn.functional.cross_entropy(model(xa), y, reduction="sum")
+        g = torch.autograd.grad(loss, xa)[0].reshape(n, N).double().numpy()
+        xa_np = xd + delta
+        g = np.where(((xa_np <= 0) & (g < 0)) | ((xa_np >= 1) & (g > 0)), 0.0, g)
+        a = np.abs(g)
+        k = int(np.floor(q * N))
+        thr = np.sort(a, axis=1)[:, min(k, N - 1)][:, None]
+        on = (a >= thr) & (a > 0)
+        e = np.sign(g) * on / np.maximum(on.sum(axis=1, keepdims=True), 1)
+        z = delta + alpha * e
+        delta = np.stack([_np_project_l1_box(z[i], eps, -xd[i], 1 - xd[i]) for i in range(n)])
+    return torch.tensor(xd + delta, dtype=x.dtype).reshape(x.shape)
+
+
+def _np_project_l1_box(z, r, lo, hi):
+    """Projection of z onto {||d||_1 <= r, lo <= d <= hi} by sorting the breakpoints of
+    lambda -> ||clip(soft(z, lambda), lo, hi)||_1 (piecewise linear, nonincreasing)."""
+    d0 = np.clip(z, lo, hi)
+    if np.abs(d0).sum() <= r:
+        return d0
+    a = np.abs(z)
+    cap = np.where(z >= 0, hi, -lo)  # room in the sign of z
+    # |d_i(lam)| = min(cap_i, max(a_i - lam, 0)); breakpoints at a_i - cap_i and a_i
+    bps = np.unique(np.concatenate([a - cap, a, [0.0]]).clip(0))
+
+    def mass(lam):
+        return np.minimum(cap, np.maximum(a - lam, 0)).sum()
+
+    vals = np.array([mass(b) for b in bps])
+    j = np.searchsorted(-vals, -r)  # first breakpoint with mass <= r
+    l0, l1 = bps[j - 1], bps[j]
+    m0, m1 = vals[j - 1], vals[j]
+    lam = l0 + (m0 - r) * (l1 - l0) / (m0 - m1)
+    return np.sign(z) * np.minimum(cap, np.maximum(a - lam, 0))
+
+
+def _acc(model, x, y):
+    with torch.no_grad():
+        return float((model(x).argmax(1) == y).float().mean())
+
+
+def one_hot_stall_fraction(model, x, y, *, eps, steps):
+    """Fraction of one-hot L1 PGD steps (the previous lipconv / ART step) that move nothing."""
+    xd = x.detach()
+    xk = xd.clone()
+    alpha = 2.5 * eps / steps
+    stalled = 0
+    for _ in range(steps):
+        xg = xk.clone().requires_grad_(True)
+        g = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y, reduction="sum"), xg)[0]
+        i = g.abs().argmax(dim=1)
+        v = torch.zeros_like(g).scatter(1, i[:, None], torch.sign(g.gather(1, i[:, None])))
+        new = (xd + L.project_ball(xk + alpha * v - xd, eps, "L1")).clamp(0, 1)
+        stalled += int((new == xk).all(dim=1).sum())
+        xk = new
+    return stalled / (steps * x.shape[0])
+
+
+def section_l1(models, Xte, yte, n, steps=20):
+    print(f"\n## L1 attacks (eps = 4, {steps} steps, step 2.5 eps / steps, {n} test digits)")
+    print(f"{'model':<10}{'clean':>7}{'one-hot':>9}{'lipconv':>9}{'reference':>11}{'stalled':>9}")
+    x, y = Xte[:n], yte[:n]
+    out = {}
+    for kind, model in models.items():
+        eps = 4.0
+        alpha = 2.5 * eps / steps
+        ours = _acc(model, L.pgd(model, x, y, eps=eps, norm="L1", steps=steps, seed=0), y)
+        ref = _acc(model, reference_sparse_l1(model, x, y, eps=eps, steps=steps, alpha=alpha), y)
+        onehot = _acc(model, _one_hot_pgd(model, x, y, eps, steps), y)
+        stall = one_hot_stall_fraction(model, x, y, eps=eps, steps=steps)
+        print(f"{kind:<10}{_acc(model, x, y):>7.3f}{onehot:>9.3f}{ours:>9.3f}{ref:>11.3f}{stall:>9.2f}")
+        out[kind] = (ours, ref)
+    print("\nminimal_adversarial_distance, L1 (eps_max 8, 8 bisections, 20 steps)")
+    print(f"{'model':<10}{'inf':>5}{'finite':>8}{'median':>8}{'ref at 1/4 succeeds':>21}")
+    for kind, model in models.items():
+        res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, bisections=8, steps=20)
+        d = res.distances
+        fin = np.isfinite(d) & (d > 0)
+        quarter = 0
+        if fin.any():
+            idx = torch.as_tensor(np.nonzero(fin)[0])
+            rad = torch.as_tensor(d[fin] / 4, dtype=torch.float32)
+            xq = torch.stack([reference_sparse_l1(model, x[i:i + 1], y[i:i + 1], eps=float(r), steps=40,
+                                                  alpha=2.5 * float(r) / 40)[0]
+                              for i, r in zip(idx.tolist(), rad)])
+            with torch.no_grad():
+                quarter = int((model(xq).argmax(1) != y[idx]).sum())
+        print(f"{kind:<10}{int(np.isinf(d).sum()):>5}{int(fin.sum()):>8}{float(np.median(d)):>8.3f}"
+              f"{quarter:>14} / {int(fin.sum())}")
+    return out
+
+
+def _one_hot_pgd(model, x, y, eps, steps):
+    xd = x.detach()
+    xk = xd.clone()
+    alpha = 2.5 * eps / steps
+    for _ in range(steps):
+        xg = xk.clone().requires_grad_(True)
+        g = torch.autograd.grad(nn.functional.cross_entropy(model(xg), y, reduction="sum"), xg)[0]
+        i = g.abs().argmax(dim=1)
+        v = torch.zeros_like(g).scatter(1, i[:, None], torch.sign(g.gather(1, i[:, None])))
+        xk = (xd + L.project_ball(xk + alpha * v - xd, eps, "L1")).clamp(0, 1)
+    return xk
+
+
+def _art_classifier(model):
+    from art.estimators.classification import PyTorchClassifier
+
+    return PyTorchClassifier(model=model, loss=nn.CrossEntropyLoss(), input_shape=(64,), nb_classes=10,
+                             clip_values=(0.0, 1.0))
+
+
+def dense_search_max(model, x, c, j, *, radius, n_random=4000, ascent=50, seed=0):
+    """Reference maximum of ||grad(f_c - f_j)||_2 over the L2 ball (clipped to [0, 1]): the best of
+    many uniform points, then projected gradient ascent on the gradient norm from the 20 best."""
+    gen = torch.Generator().manual_seed(seed)
+    N = x.numel()
+    g = torch.randn((n_random, N), generator=gen)
+    pts = (x.reshape(1, -1) + g / g.norm(dim=1, keepdim=True) * radius
+           * torch.rand((n_random, 1), generator=gen) ** (1 / N)).clamp(0, 1)
+
+    def gnorm(z, create=False):
+        z = z.clone().requires_grad_(True)
+        out = model(z)
+        gr = torch.autograd.grad((out[:, c] - out[:, j]).sum(), z, create_graph=create)[0]
+        return gr.norm(dim=1), z
+
+    vals, _ = gnorm(pts)
+    best = float(vals.max())
+    start = pts[vals.argsort(descending=True)[:20]].clone()
+    for _ in range(ascent):
+        v, z = gnorm(start, create=True)
+        best = max(best, float(v.detach().max()))
+        step = torch.autograd.grad(v.sum(), z, allow_unused=True)[0]
+        if step is None:
+            break
+        start = start + 0.02 * radius * step / step.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        d = start - x.reshape(1, -1)
+        start = (x.reshape(1, -1) + d * (radius / d.norm(dim=1, keepdim=True)).clamp(max=1)).clamp(0, 1).detach()
+    return best
+
+
+def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
+    """45 (sample, class) cases per model, as in issue 16: 5 test digits x 9 target classes."""
+    print(f"\n## Lipschitz estimates of f_c - f_j on the L2 ball of radius {radius} "
+          f"({n_samples} digits x 9 classes; CLEVER 50 batches of 20, pool factor 10)")
+    print("GEV: seed 002's (1 - 1e-3) quantile of 50 maxima of fresh batches of 20 (fit_extreme_value, guarded);"
+          " CLEVER: lipconv.nn.clever with ART's sampling (refine=0) and with 20 ascent steps (refine=20);"
+          " ART: art.metrics.clever_t (margin / score where score < radius); ratios to the dense-search maximum")
+    print(f"{'model':<10}{'GEV<dense':>10}{'med':>7}{'fb':>4}{'CLEVER0<dense':>15}{'med':>7}{'fb':>4}"
+          f"{'CLEVER20<dense':>16}{'med':>7}{'ART<dense':>11}{'med':>7}{'upper >= all':>15}")
+    try:
+        import art.metrics as art_metrics
+    except ImportError:
+        art_metrics = None
+    for kind in ("tanh_mlp", "mlp"):
+        model = models[kind]
+        x = Xte[:n_samples]
+        ours = L.clever(model, x, radius=radius, nb_batches=50, batch_size=20, seed=0)
+        ours0 = L.clever(model, x, radius=radius, nb_batches=50, batch_size=20, seed=0, refine=0)
+        gev_ratio, gev_fb, cl_ratio, cl0_ratio, art_ratio, upper_ok = [], 0, [], [], [], 0
+        for i in range(n_samples):
+            c = int(ours.predicted[i])
+            for j in range(10):
+                if j == c:
+                    continue
+                dense = dense_search_max(model, x[i], c, j, radius=radius)
+                # seed 002's recipe: GEV (1 - 1e-3) quantile of maxima over fresh batches of 20
+                gen = torch.Generator().manual_seed(i * 10 + j)
+                g = torch.randn((50 * 20, 64), generator=gen)
+                pts = (x[i].reshape(1, -1) + g / g.norm(dim=1, keepdim=True) * radius
+                       * torch.rand((50 * 20, 1), generator=gen) ** (1 / 64)).clamp(0, 1).requires_grad_(True)
+                out = model(pts)
+                gn = torch.autograd.grad((out[:, c] - out[:, j]).sum(), pts)[0].norm(dim=1)
+                fit = L.fit_extreme_value(gn.reshape(50, 20).amax(dim=1).detach().numpy())
+                gev_ratio.append(fit.estimate / dense)
+                gev_fb += fit.fallback is not None
+                cl_ratio.append(ours.lipschitz[i, j] / dense)
+                cl0_ratio.append(ours0.lipschitz[i, j] / dense)
+                upper_ok += ours.upper[i, j] >= max(dense, ours.sample_max[i, j]) * (1 - 1e-9)
+                if art_metrics is not None:
+                    np.random.seed(i * 10 + j)
+                    score = art_metrics.clever_t(_art_classifier(model), x[i].numpy(), j, 50, 20, radius, 2,
+                                                 pool_factor=10)
+                    logits = model(x[i:i + 1]).detach()[0]
+                    art_ratio.append(float(logits[c] - logits[j]) / score / dense if score < radius else np.nan)
+        gr, cr, c0, ar = (np.array(a) for a in (gev_ratio, cl_ratio, cl0_ratio, art_ratio))
+
+        def below(a):
+            return f"{int(np.nansum(a < 1 - 1e-6))}/{int(np.isfinite(a).sum())}"
+
+        med = np.nanmedian(ar) if np.isfinite(ar).any() else np.nan
+        print(f"{kind:<10}{below(gr):>10}{np.median(gr):>7.3f}{gev_fb:>4}{below(c0):>15}{np.median(c0):>7.3f}"
+              f"{int(ours0.fallback.sum()):>4}{below(cr):>16}{np.median(cr):>7.3f}{below(ar):>11}{med:>7.3f}"
+              f"{upper_ok:>9} / {cr.size}")
+        print(f"  bracket on the test set: {L.lipschitz_bracket(model, Xte[:200], norm='L2', out_norm='L2')}")
+        print(f"  sample 0: {ours.brackets()[0]}")
+
+
+def section_pq(models, Xte, yte, n):
+    from lipconv.norms import operator_norm, operator_norm_iteration
+
+    print("\n## (p, q) iteration (one random start, 100 passes) / exact closed form, seed 003 Table 1")
+    rng = np.random.default_rng(0)
+    J = L.jacobian(models["tanh_mlp"], Xte[:20]).double().numpy()
+    print(f"{'(p, q)':<12}{'Gaussian 20x30 median':>22}{'min':>7}{'digits Jacobians median':>25}{'min':>7}")
+    for p, q in [(1, 1), (1, 2), (1, np.inf), (2, np.inf), (np.inf, np.inf), (2, 2)]:
+        gauss, jac = [], []
+        for t in range(20):
+            A_ = rng.standard_normal((20, 30))
+            gauss.append(operator_norm_iteration(lambda v, A_=A_: v @ A_.T, lambda u, A_=A_: u @ A_, p, q,
+                                                 shape=A_.shape, seed=t).value / operator_norm(A_, p, q).value)
+            B = J[t]
+            jac.append(operator_norm_iteration(lambda v, B=B: v @ B.T, lambda u, B=B: u @ B, p, q, shape=B.shape,
+                                               seed=t).value / operator_norm(B, p, q).value)
+        print(f"{str((p, q)):<12}{np.median(gauss):>22.3f}{np.min(gauss):>7.3f}{np.median(jac):>25.3f}{np.min(jac):>7.3f}")
+
+
+def section_conv(models, Xte, yte, n):
+    print("\n## Global spectral penalty on the digits CNN: per-layer sigma (200 power iterations)")
+    model = models["cnn"]
+    st_op, st_rs = {}, {}
+    for _ in range(200):
+        op = L.global_spectral_penalty(model, state=st_op, input_shape=(64,))
+        rs = L.global_spectral_penalty(model, state=st_rs, conv="reshaped")
+    print(f"{'layer':<8}{'operator':>10}{'reshaped':>10}{'dense SVD':>11}{'dense/reshaped':>16}")
+    for k, name in enumerate(op.info["layers"]):
+        mod = dict(model.named_modules())[name]
+        if isinstance(mod, nn.Conv2d):
+            shape = st_op[name][1].shape
+            Jc = torch.autograd.functional.jacobian(lambda t, mod=mod: mod._conv_forward(t, mod.weight.detach(), None),
+                                                    torch.zeros(shape))
+            dense = float(torch.linalg.matrix_norm(Jc.reshape(Jc.shape[:Jc.ndim // 2].numel(), -1), 2))
+        else:
+            dense = float(torch.linalg.matrix_norm(mod.weight.detach(), 2))
+        print(f"{name:<8}{float(op.norms[k]):>10.4f}{float(rs.norms[k]):>10.4f}{dense:>11.4f}"
+              f"{dense / float(rs.norms[k]):>16.2f}")
+
+
+def section_dtype(models, Xte, yte, n):
+    print("\n## Jacobian penalties in low precision (CPU): value / float64 value")
+    for dt in (torch.bfloat16, torch.float16):
+        for kind in ("mlp", "cnn_bn"):
+            m64 = _copy(models[kind]).double()
+            mlo = _copy(models[kind]).to(dt)
+            x = Xte[:16]
+            ref = float(L.jacobian_spectral_penalty(m64, x.double(), iters=10).value.detach())
+            try:
+                r = L.jacobian_spectral_penalty(mlo, x.to(dt), iters=10)
+                r.value.backward()
+                msg = f"{float(r.value.detach()) / ref:.3f} (dtype {r.value.dtype})"
+            except Exception as e:  # noqa: BLE001 - printed, this is a report
+                msg = f"fails: {type(e).__name__}: {e}"
+            print(f"{str(dt):<16}{kind:<8}{msg}")
+
+
+def _copy(model):
+    import copy
+
+    return copy.deepcopy(model)
+
+
+def section_syncs(models, Xte, yte, n):
+    """Host reads per call, counted by wrapping the tensor methods that read a value back."""
+    print("\n## Host reads (Tensor.__bool__/item/tolist/numpy/cpu/__float__/__int__) per call")
+    x, y = Xte[:32], yte[:32]
+    calls = {
+        "jacobian_spectral_penalty(iters=10)": lambda: L.jacobian_spectral_penalty(models["cnn"], x, iters=10),
+        "pgd(L2, 10 steps)": lambda: L.pgd(models["cnn"], x, y, eps=0.5, norm="L2", steps=10),
+        "pgd(L1, 10 steps)": lambda: L.pgd(models["cnn"], x, y, eps=4.0, norm="L1", steps=10),
+        "minimal_adversarial_distance(L2, 4 bisections)":
+            lambda: L.minimal_adversarial_distance(models["cnn"], x, y, eps_max=4.0, bisections=4, steps=10),
+    }
+    for name, f in calls.items():
+        print(f"{name:<48}{count_host_reads(f):>6}")
+
+
+def count_host_reads(f):
+    names = ("__bool__", "item", "tolist", "numpy", "cpu", "__float__", "__int__", "__index__")
+    orig = {k: getattr(torch.Tensor, k) for k in names}
+    count = [0]
+
+    def wrap(fn):
+        def inner(self, *a, **kw):
+            count[0] += 1
+            return fn(self, *a, **kw)
+        return inner
+
+    try:
+        for k, fn in orig.items():
+            setattr(torch.Tensor, k, wrap(fn))
+        f()
+    finally:
+        for k, fn in orig.items():
+            setattr(torch.Tensor, k, fn)
+    return count[0]
+
+
+def section_linf(models, Xte, yte, n):
+    print("\n## Linf / L2 attacks against torchattacks 3.5.1 and ART 1.20.1 (no random start)")
+    import torchattacks as ta
+    from art.attacks.evasion import FastGradientMethod, ProjectedGradientDescent
+
+    x, y = Xte[:n], yte[:n]
+    for kind, model in models.items():
+        eps = 0.1
+        ours = L.pgd(model, x, y, eps=eps, norm="Linf", steps=10, alpha=eps / 4, random_start=False)
+        atk = ta.PGD(model, eps=eps, alpha=eps / 4, steps=10, random_start=False)
+        theirs = atk(x, y)
+        art_pgd = ProjectedGradientDescent(_art_classifier(model), norm=np.inf, eps=eps, eps_step=eps / 4, max_iter=10,
+                                           num_random_init=0, verbose=False)
+        art_x = torch.as_tensor(art_pgd.generate(x.numpy(), y.numpy()))
+        f_ours = L.fgsm(model, x, y, eps=eps)
+        f_ta = ta.FGSM(model, eps=eps)(x, y)
+        f_art = torch.as_tensor(FastGradientMethod(_art_classifier(model), norm=np.inf, eps=eps).generate(
+            x.numpy(), y.numpy()))
+        l2 = L.pgd(model, x, y, eps=1.0, norm="L2", steps=1, alpha=0.25, random_start=False)
+        art_l2 = torch.as_tensor(ProjectedGradientDescent(_art_classifier(model), norm=2, eps=1.0, eps_step=0.25,
+                                                          max_iter=1, num_random_init=0, verbose=False)
+                                 .generate(x.numpy(), y.numpy()))
+        l2_10 = L.pgd(model, x, y, eps=1.0, norm="L2", steps=10, alpha=0.25, random_start=False)
+        art_10 = torch.as_tensor(ProjectedGradientDescent(_art_classifier(model), norm=2, eps=1.0, eps_step=0.25,
+                                                          max_iter=10, num_random_init=0, verbose=False)
+                                 .generate(x.numpy(), y.numpy()))
+        with torch.no_grad():
+            agree = float(((model(l2_10).argmax(1) != y) == (model(art_10).argmax(1) != y)).float().mean())
+        print(f"{kind:<10} PGD-Linf max|ours - torchattacks| {float((ours - theirs).abs().max()):.1e}, "
+              f"- ART {float((ours - art_x).abs().max()):.1e}; FGSM - torchattacks "
+              f"{float((f_ours - f_ta).abs().max()):.1e}, - ART {float((f_ours - f_art).abs().max()):.1e}; "
+              f"PGD-L2 1 step - ART {float((l2 - art_l2).abs().max()):.1e}, 10 steps "
+              f"{float((l2_10 - art_10).abs().max()):.1e} (ART adds 1e-7 to norms), success agreement {agree:.2f}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="l1")
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--epochs", type=int, default=15)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread, load average {os.getloadavg()} (shared machine)")
+    Xtr, ytr, Xte, yte = load_digits()
+    t0 = time.perf_counter()
+    models = {k: train(k, Xtr, ytr, epochs=args.epochs) for k in MODELS}
+    print(f"trained {len(models)} models in {time.perf_counter() - t0:.1f} s; test accuracy "
+          + ", ".join(f"{k} {_acc(m, Xte, yte):.3f}" for k, m in models.items()))
+    for sec in args.only.split(","):
+        globals()[f"section_{sec}"](models, Xte, yte, args.n)
+
+
+if __name__ == "__main__":
+    main()
