@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import pdist
 
 from lipconv.manifolds import (
-    Circle, FlatCube, Sphere, Torus, corrupt_labels, onehot_label, ramp_label, smooth_label, step_label,
+    Circle, CurvedTorus, FlatCube, Sphere, Torus, corrupt_labels, onehot_label, ramp_label, smooth_label, step_label,
 )
 
 MANIFOLDS = [
@@ -21,6 +21,8 @@ MANIFOLDS = [
     lambda density: Sphere(5, density=density, seed=6),
     lambda density: Torus(4, density=density, seed=7),
     lambda density: Torus(6, density=density, seed=8),
+    lambda density: CurvedTorus(5, density=density, seed=9),
+    lambda density: CurvedTorus(9, density=density, seed=10),
 ]
 DENSITY_NAMES = ["uniform", "linear"]
 
@@ -30,6 +32,8 @@ def _distance_to_model(M, x):
     p = M.model(x)
     if isinstance(M, FlatCube):
         return np.max(np.abs(p), axis=1) - 1.0  # <= 0 inside the cube
+    if isinstance(M, CurvedTorus):
+        return M.distance_to_manifold(x) / M.scale  # checked against a brute-force search below
     if isinstance(M, Torus):
         return np.abs(np.hypot(p[:, 0], p[:, 1]) - 1.0) + np.abs(np.hypot(p[:, 2], p[:, 3]) - 1.0)
     return np.abs(np.linalg.norm(p, axis=1) - 1.0)
@@ -94,7 +98,8 @@ def test_linear_density_moment_is_exact(density):
     """E[t] = tilt * E_uniform[t^2]: 0 (uniform) or 1/6 (linear) on the cube and sphere, 1/4 on the circle."""
     tilt = 0.0 if density == "uniform" else 0.5
     for M, second_moment in [(FlatCube(2, 3, density=density), 1 / 3), (Sphere(4, density=density), 1 / 3),
-                             (Circle(3, density=density), 1 / 2), (Torus(4, density=density), 1 / 2)]:
+                             (Circle(3, density=density), 1 / 2), (Torus(4, density=density), 1 / 2),
+                             (CurvedTorus(7, density=density), 1 / 2)]:
         X, w = M.quadrature(10000)
         np.testing.assert_allclose(w @ M.coordinate(X), tilt * second_moment, rtol=0, atol=1e-3)
 
@@ -112,7 +117,7 @@ def test_flat_cube_is_scaled_isometry(m, extra, seed):
 
 
 def test_curved_scales_relate_model_and_ambient_distances():
-    for M in [Circle(4, seed=1), Sphere(4, seed=2), Torus(5, seed=3)]:
+    for M in [Circle(4, seed=1), Sphere(4, seed=2), Torus(5, seed=3), CurvedTorus(6, seed=4)]:
         x = M.sample(40, 0)
         np.testing.assert_allclose(pdist(x), M.scale * pdist(M.model(x)), rtol=1e-10, atol=1e-14)
 
@@ -153,6 +158,10 @@ def test_sphere_coordinate_is_uniform_on_fibonacci_lattice():
         (lambda: Circle(1), "d must be >= 2 for Circle"),
         (lambda: Sphere(2), "d must be >= 3 for Sphere"),
         (lambda: Torus(3), "d must be >= 4 for Torus"),
+        (lambda: CurvedTorus(3), "d must be >= 4 for CurvedTorus"),
+        (lambda: CurvedTorus(4, curvature=1.0), "curvature must be 0 for d = 4"),
+        (lambda: CurvedTorus(6, curvature=-1.0), "curvature must be finite and >= 0, got -1.0"),
+        (lambda: CurvedTorus(6).embed_angles(np.zeros(3), np.zeros(2)), "a and b must have the same length"),
         (lambda: FlatCube(2, 2, density="gaussian"), "density must be one of"),
         (lambda: Circle(2).sample(0, 0), "n must be an integer >= 1, got 0"),
         (lambda: Circle(2).quadrature(1), "N must be an integer >= 2, got 1"),
@@ -197,3 +206,107 @@ def test_corrupt_labels_flips_exact_fraction(n, fraction, k, seed):
     assert moved.sum() == round(fraction * n)
     np.testing.assert_array_equal(Z.sum(axis=1), 1.0)
     np.testing.assert_array_equal(corrupt_labels(Y, fraction, seed), Z)
+
+
+# --- the reflection symmetry and the bent torus (manifold-hypothesis panel) -----------------------
+
+SYMMETRIC = [FlatCube(2, 3, seed=1), FlatCube(4, 4, seed=2), Circle(3, seed=3), Sphere(3, seed=4), Torus(5, seed=5),
+             CurvedTorus(5, seed=6), CurvedTorus(8, seed=7), CurvedTorus(12, seed=8)]
+LAW_MEAN_ABS_T = {"uniform": 0.5, "arcsine": 2.0 / np.pi}
+
+
+@pytest.mark.parametrize("M", SYMMETRIC, ids=lambda M: M.name)
+def test_declared_reflection_maps_manifold_to_itself(M):
+    """The reflection p_1 -> -p_1 behind ``coordinate_law`` (used by lipconv.continuum.reflection_reference)
+    maps M to M, flips t, and moves x by exactly 2 scale |t|; the law's E|t| matches the quadrature."""
+    x = M.sample(400, 0)
+    q1 = M.frame[:, 0]
+    mirror = x - 2.0 * ((x - 0.5) @ q1)[:, None] * q1[None, :]
+    t = M.coordinate(x)
+    assert np.max(M.distance_to_manifold(mirror)) <= 1e-12
+    np.testing.assert_allclose(M.coordinate(mirror), -t, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(x - mirror, axis=1), 2.0 * M.scale * np.abs(t), rtol=1e-12, atol=1e-14)
+    X, w = M.quadrature(40000)
+    np.testing.assert_allclose(w @ np.abs(M.coordinate(X)), LAW_MEAN_ABS_T[M.coordinate_law], rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_curved_torus_in_d4_is_the_clifford_torus(seed):
+    """kappa = 0 (d = 4): the same points as Torus(4) with the same frame seed."""
+    M, T = CurvedTorus(4, seed=seed), Torus(4, seed=seed)
+    np.testing.assert_allclose(M.sample(200, 3), T.sample(200, 3), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(M.quadrature(300)[0], T.quadrature(300)[0], rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("d", [4, 5, 6, 9, 12])
+def test_curved_torus_is_intrinsically_the_same_flat_torus(d):
+    """Same intrinsic problem in every d: the parametrization (a, b) has ambient speed = scale in both
+    directions and orthogonal tangents (metric s^2 (da^2 + db^2)), so the uniform measure is uniform in
+    the angles; the a-circles have curvature sqrt(1 + kappa^2 cos^4 a) (model units), at most max_curvature."""
+    M = CurvedTorus(d, seed=d)
+    rng = np.random.default_rng(d)
+    a, b = rng.uniform(0.0, 2.0 * np.pi, (2, 300))
+    h = 1e-5
+    Ta = (M.embed_angles(a + h, b) - M.embed_angles(a - h, b)) / (2 * h)
+    Tb = (M.embed_angles(a, b + h) - M.embed_angles(a, b - h)) / (2 * h)
+    np.testing.assert_allclose(np.linalg.norm(Ta, axis=1), M.scale, rtol=1e-8)
+    np.testing.assert_allclose(np.linalg.norm(Tb, axis=1), M.scale, rtol=1e-8)
+    np.testing.assert_allclose(np.sum(Ta * Tb, axis=1), 0.0, rtol=0, atol=1e-9)
+    h = 1e-4
+    acc = (M.embed_angles(a + h, b) - 2 * M.embed_angles(a, b) + M.embed_angles(a - h, b)) / h**2
+    kappa = M.curvature
+    np.testing.assert_allclose(np.linalg.norm(acc, axis=1) / M.scale, np.sqrt(1 + kappa**2 * np.cos(a) ** 4), rtol=1e-5)
+    assert M.max_curvature == pytest.approx(np.hypot(1.0, kappa), rel=1e-15)
+    assert np.all(np.abs(M.sample(500, 1) - 0.5) <= 0.5)
+
+
+def _distance_change(make, dims, n=300):
+    """Relative change of the ambient pairwise distances of the same parameter points across d,
+    against the first d: (mean over pairs, max over pairs), one row per later d."""
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.0, 2.0 * np.pi, (2, n))
+    p4 = np.stack([np.cos(a), np.sin(a), np.cos(b), np.sin(b)], axis=1)
+    dist = []
+    for d in dims:
+        M = make(d)
+        x = M.embed_angles(a, b) if isinstance(M, CurvedTorus) else M.embed(p4)
+        dist.append(pdist(x) / M.scale)  # in model units, so that a change of scale alone is no change
+    base = dist[0]
+    return np.array([[np.mean(np.abs(dd - base) / base), np.max(np.abs(dd - base) / base)] for dd in dist[1:]])
+
+
+def test_panel_embedding_changes_pairwise_distances():
+    """The manifold-hypothesis panel (DESIGN.md, "The manifold hypothesis"): the same parameter points
+    have different pairwise distances in every d, increasingly so, while their intrinsic metric is fixed
+    (test above). The isometric version (Torus(d): a frame into a larger space) changes none, so this
+    test would have caught it."""
+    dims = [4, 5, 6, 8, 12]
+    change = _distance_change(lambda d: CurvedTorus(d, seed=d), dims)
+    assert np.all(change[:, 0] >= [0.003, 0.01, 0.03, 0.06])
+    assert np.all(change[:, 1] >= [0.03, 0.1, 0.3, 0.45])
+    assert np.all(np.diff(change[:, 0]) > 0)
+    curv = [CurvedTorus(d).max_curvature for d in dims]
+    assert np.all(np.diff(curv) > 0)
+    isometric = _distance_change(lambda d: Torus(d, seed=d), dims)
+    np.testing.assert_allclose(isometric, 0.0, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [5, 8, 12])
+def test_curved_torus_distance_matches_brute_force(d):
+    """distance_to_manifold against a search over 40,000 angles: never larger (it is a minimum over M),
+    and smaller only by the search grid's resolution; 0 to round-off on M."""
+    M = CurvedTorus(d, seed=1)
+    rng = np.random.default_rng(d)
+    x = np.vstack([M.sample(150, 2) + 0.02 * rng.standard_normal((150, d)), rng.uniform(0, 1, (150, d))])
+    ours = M.distance_to_manifold(x)
+    p = M.model(x)
+    k1 = d - 2
+    grid = np.linspace(0.0, 2.0 * np.pi, 40001)[:-1]
+    near = np.full(x.shape[0], np.inf)
+    for chunk in np.split(grid, 20):  # 20 blocks keep the difference array near 50 MB
+        F = M._curve(chunk)
+        near = np.minimum(near, np.min(np.sum((p[:, None, :k1] - F[None]) ** 2, axis=2), axis=1))
+    brute = M.scale * np.sqrt(near + (np.linalg.norm(p[:, k1:], axis=1) - 1.0) ** 2)
+    assert np.all(ours <= brute + 1e-12)
+    assert np.all(ours >= brute - 1e-6)
+    assert np.max(M.distance_to_manifold(M.sample(300, 3))) <= 1e-13

@@ -2,7 +2,8 @@ r"""The abstract sampled manifold: an m-dimensional model in R^D, embedded in [0
 
 Every manifold here is a fixed *model* :math:`P \subset \mathbb{R}^D` (the cube
 :math:`[-1,1]^m`, the unit circle, the unit 2-sphere, the flat torus
-:math:`S^1 \times S^1 \subset \mathbb{R}^4`) placed in :math:`X = [0,1]^d` by
+:math:`S^1 \times S^1 \subset \mathbb{R}^4`, the same flat torus bent into :math:`\mathbb{R}^d`)
+placed in :math:`X = [0,1]^d` by
 
 .. math::
 
@@ -61,7 +62,15 @@ class Manifold(ABC):
         Seed of the embedding frame Q.
     frame : ndarray, shape (d, D)
         The orthonormal frame Q.
+    coordinate_law : {"uniform", "arcsine"} or None
+        The law of the label coordinate t under the uniform measure, given when the model is
+        symmetric under the reflection :math:`p_1 \to -p_1` with :math:`t = p_1` (the uniform measure
+        is then invariant, and the mirror image of x lies at ambient distance :math:`2 s |t|`):
+        ``"uniform"`` (t ~ U[-1, 1]) or ``"arcsine"`` (:math:`t = \cos a`, a uniform). None when no
+        such symmetry is declared. :func:`lipconv.continuum.reflection_reference` uses it.
     """
+
+    coordinate_law: str | None = None
 
     def __init__(self, m: int, d: int, model_dim: int, scale: float, *, density: str, seed):
         self.m = check_int(m, "m", minimum=1)

@@ -53,6 +53,8 @@ class FlatCube(Manifold):
     b = floor(N^(1/m)) (e.g. N = 300, m = 2 gives 17 x 17 = 289).
     """
 
+    coordinate_law = "uniform"
+
     def __init__(self, m: int, d: int, *, density: str = "uniform", seed=0):
         m = check_int(m, "m", minimum=1)
         super().__init__(m, d, m, 1.0 / (2.0 * np.sqrt(m)), density=density, seed=seed)
@@ -119,6 +121,8 @@ class Circle(Manifold):
     constant (DESIGN.md, pitfalls).
     """
 
+    coordinate_law = "arcsine"
+
     def __init__(self, d: int = 2, *, density: str = "uniform", seed=0):
         super().__init__(1, d, 2, 0.5, density=density, seed=seed)
 
@@ -151,6 +155,8 @@ class Sphere(Manifold):
     near-uniformly spread, which matters more for the Lipschitz program than polynomial exactness,
     and in t it is exactly the midpoint rule.
     """
+
+    coordinate_law = "uniform"
 
     def __init__(self, d: int = 3, *, density: str = "uniform", seed=0):
         super().__init__(2, d, 3, 0.5, density=density, seed=seed)
@@ -187,6 +193,8 @@ class Torus(Manifold):
     :meth:`quadrature` is the tensor grid of equally spaced angles (counts as for
     :class:`FlatCube` with m = 2, N' <= N).
     """
+
+    coordinate_law = "arcsine"
 
     def __init__(self, d: int = 4, *, density: str = "uniform", seed=0):
         super().__init__(2, d, 4, 1.0 / (2.0 * np.sqrt(2.0)), density=density, seed=seed)
