@@ -310,3 +310,55 @@ def test_curved_torus_distance_matches_brute_force(d):
     assert np.all(ours <= brute + 1e-12)
     assert np.all(ours >= brute - 1e-6)
     assert np.max(M.distance_to_manifold(M.sample(300, 3))) <= 1e-13
+
+
+# ---------------------------------------------------------------- stratified samples and sup grids
+
+
+from lipconv.manifolds import CurvedTorus  # noqa: E402
+from lipconv.manifolds._base import stratified_error  # noqa: E402
+
+
+def _box_manifolds():
+    return [FlatCube(1, 1), FlatCube(2, 3), FlatCube(3, 3), Circle(2), Sphere(3), Torus(4), CurvedTorus(6)]
+
+
+@pytest.mark.parametrize("M", _box_manifolds(), ids=lambda M: M.name)
+def test_stratified_sample_is_unbiased_with_an_honest_standard_error(M):
+    """The stratified estimate of E[t^2] (1/3 where t is uniform, 1/2 for the arcsine law) lies within
+    4 standard errors of the truth, and the standard error is the spread of repeated estimates
+    (within a factor 2): a sampler that put its points at the cell centres would give se = 0."""
+    truth = {"uniform": 1 / 3, "arcsine": 1 / 2}[M.coordinate_law]
+    est, ses = [], []
+    for seed in range(20):
+        x, w, strata = M.stratified(2000, seed)
+        f = M.coordinate(x) ** 2
+        est.append(float(w @ f))
+        ses.append(stratified_error(f, w, strata))
+        assert np.all(np.bincount(strata) == 2) and abs(w.sum() - 1.0) < 1e-12
+    est, ses = np.array(est), np.array(ses)
+    assert abs(est.mean() - truth) <= 4 * ses.mean() / np.sqrt(20)
+    assert 0.5 < est.std(ddof=1) / ses.mean() < 2.0
+    np.testing.assert_allclose(M.distance_to_manifold(M.stratified(200, 0)[0]), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("M", _box_manifolds(), ids=lambda M: M.name)
+def test_lipschitz_sup_brackets_the_maximum_of_a_lipschitz_function(M):
+    """f = max(0, 0.3 - |x - peak|) is 1-Lipschitz with maximum exactly 0.3, at a point of the boundary
+    of the parameter box (a corner of the cube). The bracket must contain 0.3 and meet its 5 %
+    width; no sample point may exceed its upper end. A bound that forgot the cells' covering radius
+    could end below the peak; a first grid without the boundary would have to find it by splitting."""
+    plo, phi, _ = M._param_box()
+    P0 = np.array([[phi[0]] + [plo[i] for i in range(1, M.m)]])
+    peak = M._clip(M.embed(M._from_param(P0)))[0]
+    f = lambda x: np.maximum(0.0, 0.3 - np.linalg.norm(x - peak, axis=1))  # noqa: E731
+    lo, hi, evals = M.lipschitz_sup(f, 1.0, t_extra=[0.37])
+    assert lo <= 0.3 * (1 + 1e-12) and 0.3 <= hi * (1 + 1e-12)
+    assert hi <= 1.05 * lo * (1 + 1e-9) and evals < 2_000_000
+    assert f(M.sample(20000, 3)).max() <= hi
+    # A peak strictly inside (not on a node of the first grid) is found by splitting.
+    P1 = 0.5 * (plo + phi)[None, :] + 0.0123
+    inner = M._clip(M.embed(M._from_param(P1)))[0]
+    g = lambda x: np.maximum(0.0, 0.2 - np.linalg.norm(x - inner, axis=1))  # noqa: E731
+    lo, hi, _ = M.lipschitz_sup(g, 1.0)
+    assert lo <= 0.2 * (1 + 1e-12) <= hi * (1 + 1e-12) and hi <= 1.05 * lo * (1 + 1e-9)

@@ -23,7 +23,7 @@ from scipy.stats import ortho_group
 
 from .._validation import check_int, check_points, check_rng
 
-__all__ = ["Manifold", "DENSITIES", "LINEAR_TILT", "ON_MANIFOLD_RTOL"]
+__all__ = ["Manifold", "DENSITIES", "LINEAR_TILT", "ON_MANIFOLD_RTOL", "stratified_error"]
 
 DENSITIES = ("uniform", "linear")
 LINEAR_TILT = 0.5
@@ -236,6 +236,127 @@ class Manifold(ABC):
             w = w * self._density_model(p)
         return self._clip(self.embed(p)), w / w.sum()
 
+    # --- parameter boxes: stratified samples and node grids with a covering radius ----------------
+    #
+    # Every manifold here is the image of a box of parameters in which its uniform measure is uniform
+    # (the cube's z, the circle's angle, the sphere's (z, phi) by Archimedes, the tori's two angles).
+    # Subclasses give the box (_param_box), the map to model points (_from_param), the parameter
+    # values where the label coordinate t takes given values (_label_param), and a bound of the
+    # model distance from any point of a parameter cell to its nearest corner (_cell_radius).
+
+    def _param_box(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lo, hi, periodic) of the parameter box, each of shape (m,)."""
+        raise NotImplementedError(f"{type(self).__name__} has no parameter box")
+
+    def _from_param(self, P: np.ndarray) -> np.ndarray:
+        """Model points (n, D) of parameters P (n, m)."""
+        raise NotImplementedError(f"{type(self).__name__} has no parameter box")
+
+    def _label_param(self, t: np.ndarray) -> list:
+        """Values of the first parameter at which the label coordinate equals each t."""
+        raise NotImplementedError(f"{type(self).__name__} has no parameter box")
+
+    def _cell_radius(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Model-distance bound from any point of each parameter cell [lo, hi] (rows) to its nearest
+        corner. Default: the parameter map is 1-Lipschitz per coordinate in the model norm, so the
+        bound is the Euclidean norm of the half sides (cube, circle, tori: unit-speed angles)."""
+        return np.linalg.norm(0.5 * (hi - lo), axis=1)
+
+    def stratified(self, N: int, rng, *, per_stratum: int = 2):
+        r"""A stratified random sample of rho: ``per_stratum`` uniform points in each cell of a grid
+        of about N / per_stratum cells of the parameter box.
+
+        Returns ``(x, weights, strata)``: points (n, d), weights (n,) summing to 1 (the cell's
+        uniform mass times the density, renormalized) and the cell of each point. For an integrand
+        f, :math:`\sum_i w_i f(x_i)` estimates :math:`\int f\, d\rho` without bias (uniform density),
+        and the spread of f within the cells its error (:func:`stratified_error`).
+        """
+        N = check_int(N, "N", minimum=2)
+        per_stratum = check_int(per_stratum, "per_stratum", minimum=2)
+        gen = check_rng(rng)
+        lo, hi, _ = self._param_box()
+        counts = grid_counts(max(1, N // per_stratum), self.m)
+        edges = [np.linspace(lo[i], hi[i], counts[i] + 1) for i in range(self.m)]
+        idx = np.stack(np.meshgrid(*[np.arange(c) for c in counts], indexing="ij"), axis=-1).reshape(-1, self.m)
+        K = idx.shape[0]
+        clo = np.column_stack([edges[i][idx[:, i]] for i in range(self.m)])
+        chi = np.column_stack([edges[i][idx[:, i] + 1] for i in range(self.m)])
+        strata = np.repeat(np.arange(K), per_stratum)
+        P = clo[strata] + (chi - clo)[strata] * gen.random((K * per_stratum, self.m))
+        p = self._from_param(P)
+        w = np.ones(P.shape[0]) if self.density_name == "uniform" else self._density_model(p)
+        return self._clip(self.embed(p)), w / w.sum(), strata
+
+    def lipschitz_sup(self, f, L: float, *, t_extra=(), rtol: float = 0.05, N0: int = 4096,
+                      max_evals: int = 2_000_000):
+        r"""A certified bracket :math:`[lo, hi] \ni \max_M |f|` for an L-Lipschitz function f on M.
+
+        Branch and bound over the cells of the parameter box: a cell's bound is the largest
+        :math:`|f|` at its corners plus :math:`L\, r` (r its covering radius in ambient units,
+        :meth:`_cell_radius`), since every point of the cell is within r of a corner; lo is the largest
+        value found. Cells whose bound is at most lo cannot hold the maximum and are dropped; the rest
+        are halved along every axis, until the largest bound is within ``rtol`` of lo (or
+        ``max_evals`` evaluations are spent). The first grid (about ``N0`` corners) holds both ends of
+        every non-periodic axis (the boundary of M: faces, edges, corners) and, along the first
+        parameter, the values where the label coordinate t equals each of ``t_extra`` (kinks).
+
+        Parameters
+        ----------
+        f : callable
+            Ambient points (q, d) -> values (q,) (or (q, k), taken in the Euclidean norm).
+        L : float
+            A Lipschitz constant of f in the ambient Euclidean distance.
+        t_extra : sequence of float
+        rtol, N0, max_evals
+
+        Returns
+        -------
+        lo, hi : float
+        evals : int
+        """
+        L = float(L)
+        plo, phi, periodic = self._param_box()
+        counts = grid_counts(check_int(N0, "N0", minimum=2), self.m)
+        axes = []
+        for i in range(self.m):
+            ax = np.linspace(plo[i], phi[i], max(int(counts[i]), 1) + 1)
+            if i == 0 and len(t_extra):
+                extra = np.concatenate([np.atleast_1d(v) for v in self._label_param(np.asarray(t_extra, dtype=float))])
+                ax = np.unique(np.concatenate([ax, extra[(extra >= plo[0]) & (extra <= phi[0])]]))
+            axes.append(ax)
+        cache: dict = {}
+
+        def values(P):
+            key = [tuple(np.round(r, 15)) for r in P]
+            todo = [i for i, k in enumerate(key) if k not in cache]
+            if todo:
+                x = self._clip(self.embed(self._from_param(P[todo])))
+                v = np.asarray(f(x), dtype=float).reshape(len(todo), -1)
+                for i, val in zip(todo, np.linalg.norm(v, axis=1)):
+                    cache[key[i]] = float(val)
+            return np.array([cache[k] for k in key])
+
+        cell_lo = np.stack(np.meshgrid(*[a[:-1] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
+        cell_hi = np.stack(np.meshgrid(*[a[1:] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
+        corners = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
+        lo = 0.0
+        while True:
+            C = cell_lo.shape[0]
+            pts = (cell_lo[:, None, :] + corners[None, :, :] * (cell_hi - cell_lo)[:, None, :]).reshape(-1, self.m)
+            v = values(pts).reshape(C, -1).max(axis=1)
+            lo = max(lo, float(v.max(initial=0.0)))
+            ub = v + L * self.scale * self._cell_radius(cell_lo, cell_hi)
+            hi = float(ub.max(initial=lo))
+            keep = ub > lo * (1.0 + rtol)
+            if not keep.any() or len(cache) >= max_evals:
+                return lo, max(hi, lo), len(cache)
+            cell_lo, cell_hi = cell_lo[keep], cell_hi[keep]
+            mid = 0.5 * (cell_lo + cell_hi)
+            halves = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
+            new_lo = np.where(halves[None, :, :] == 0, cell_lo[:, None, :], mid[:, None, :]).reshape(-1, self.m)
+            new_hi = np.where(halves[None, :, :] == 0, mid[:, None, :], cell_hi[:, None, :]).reshape(-1, self.m)
+            cell_lo, cell_hi = new_lo, new_hi
+
     # --- helpers ---------------------------------------------------------------------------------
 
     def _density_model(self, p: np.ndarray) -> np.ndarray:
@@ -277,3 +398,22 @@ def grid_counts(N: int, k: int) -> tuple[int, ...]:
         if prod // counts[axis] * (counts[axis] + 1) <= N:
             counts[axis] += 1
     return tuple(counts)
+
+
+def stratified_error(values: np.ndarray, weights: np.ndarray, strata: np.ndarray) -> float:
+    r"""Standard error of the stratified estimate :math:`\sum_i w_i f_i` of :meth:`Manifold.stratified`:
+
+    .. math:: \widehat{\mathrm{se}}^2 = \sum_h \frac{W_h^2\, s_h^2}{n_h}, \qquad
+              s_h^2 = \frac{1}{n_h - 1}\sum_{i \in h} (f_i - \bar f_h)^2,
+
+    with :math:`W_h` the weight of stratum h and :math:`n_h \ge 2` its points (the unbiased
+    within-stratum variance; Cochran, *Sampling Techniques*, eq. (5.6)).
+    """
+    f = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    K = int(strata.max()) + 1
+    nh = np.bincount(strata, minlength=K)
+    Wh = np.bincount(strata, weights=w, minlength=K)
+    mean = np.bincount(strata, weights=f, minlength=K) / nh
+    ss = np.bincount(strata, weights=(f - mean[strata]) ** 2, minlength=K) / (nh - 1)
+    return float(np.sqrt(np.sum(Wh**2 * ss / nh)))

@@ -157,6 +157,16 @@ class CurvedTorus(Manifold):
         ab = rng.uniform(0.0, 2.0 * np.pi, size=(n, 2))
         return self._points(ab[:, 0], ab[:, 1])
 
+    def _param_box(self):  # unit-speed angles (|F'| = 1): the default cell radius holds
+        return np.zeros(2), np.full(2, 2.0 * np.pi), np.ones(2, dtype=bool)
+
+    def _from_param(self, P):
+        return self._points(P[:, 0], P[:, 1])
+
+    def _label_param(self, t):  # t = cos(a)
+        a = np.arccos(np.clip(t, -1.0, 1.0))
+        return [a, 2.0 * np.pi - a]
+
     def _uniform_rule(self, N):
         ka, kb = grid_counts(N, 2)
         a, b = np.meshgrid(_midpoints(ka, 0.0, 2.0 * np.pi), _midpoints(kb, 0.0, 2.0 * np.pi), indexing="ij")

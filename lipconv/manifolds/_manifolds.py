@@ -98,6 +98,15 @@ class FlatCube(Manifold):
     def _sample_uniform_model(self, n, rng):
         return rng.uniform(-1.0, 1.0, size=(n, self.m))
 
+    def _param_box(self):
+        return np.full(self.m, -1.0), np.full(self.m, 1.0), np.zeros(self.m, dtype=bool)
+
+    def _from_param(self, P):
+        return np.asarray(P, dtype=float)
+
+    def _label_param(self, t):
+        return [t]
+
     def _uniform_rule(self, N):
         z = self._tensor_grid(grid_counts(N, self.m))
         return z, np.full(z.shape[0], 1.0 / z.shape[0])
@@ -132,6 +141,16 @@ class Circle(Manifold):
 
     def _sample_uniform_model(self, n, rng):
         return self._points(rng.uniform(0.0, 2.0 * np.pi, size=n))
+
+    def _param_box(self):
+        return np.zeros(1), np.full(1, 2.0 * np.pi), np.ones(1, dtype=bool)
+
+    def _from_param(self, P):
+        return self._points(P[:, 0])
+
+    def _label_param(self, t):  # t = cos(theta)
+        a = np.arccos(np.clip(t, -1.0, 1.0))
+        return [a, 2.0 * np.pi - a]
 
     def _uniform_rule(self, N):
         return self._points(_midpoints(N, 0.0, 2.0 * np.pi)), np.full(N, 1.0 / N)
@@ -169,6 +188,28 @@ class Sphere(Manifold):
     def _sample_uniform_model(self, n, rng):
         g = rng.standard_normal((n, 3))
         return g / np.linalg.norm(g, axis=1, keepdims=True)
+
+    def _param_box(self):  # (z, phi): uniform on the sphere (Archimedes)
+        return np.array([-1.0, 0.0]), np.array([1.0, 2.0 * np.pi]), np.array([False, True])
+
+    def _from_param(self, P):
+        return self._points(P[:, 0], P[:, 1])
+
+    def _label_param(self, t):
+        return [t]
+
+    def _cell_radius(self, lo, hi):
+        r"""For the nearest corner, :math:`|z - z_c| \le \Delta z/2`, :math:`|\phi - \phi_c| \le
+        \Delta\phi/2`, and the chord :math:`\|p - p_c\|^2 = (z - z_c)^2 + (r - r_c)^2 + 2 r r_c (1 -
+        \cos(\phi - \phi_c)) \le (z - z_c)^2 + (r - r_c)^2 + r r_c (\phi - \phi_c)^2` with
+        :math:`r = \sqrt{1 - z^2}` (whose variation over a half cell is at most its range over the
+        cell, and r at most 1 there or its maximum over the cell)."""
+        r_lo, r_hi = np.sqrt(np.clip(1.0 - lo[:, 0] ** 2, 0.0, 1.0)), np.sqrt(np.clip(1.0 - hi[:, 0] ** 2, 0.0, 1.0))
+        straddle = (lo[:, 0] < 0.0) & (hi[:, 0] > 0.0)
+        r_max = np.where(straddle, 1.0, np.maximum(r_lo, r_hi))
+        r_min = np.minimum(r_lo, r_hi)
+        dz, dphi = 0.5 * (hi[:, 0] - lo[:, 0]), 0.5 * (hi[:, 1] - lo[:, 1])
+        return np.sqrt(dz**2 + (r_max - r_min) ** 2 + r_max**2 * dphi**2)
 
     def _uniform_rule(self, N):
         i = np.arange(N)
@@ -211,6 +252,16 @@ class Torus(Manifold):
         ka, kb = grid_counts(N, 2)
         a, b = np.meshgrid(_midpoints(ka, 0.0, 2.0 * np.pi), _midpoints(kb, 0.0, 2.0 * np.pi), indexing="ij")
         return self._points(a.ravel(), b.ravel()), np.full(ka * kb, 1.0 / (ka * kb))
+
+    def _param_box(self):
+        return np.zeros(2), np.full(2, 2.0 * np.pi), np.ones(2, dtype=bool)
+
+    def _from_param(self, P):
+        return self._points(P[:, 0], P[:, 1])
+
+    def _label_param(self, t):  # t = cos(a)
+        a = np.arccos(np.clip(t, -1.0, 1.0))
+        return [a, 2.0 * np.pi - a]
 
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)
