@@ -455,11 +455,16 @@ def test_cutting_plane_reports_the_exact_scan_of_what_it_returns():
     lossf = get_loss("squared")
     w = np.full(150, 1 / 150)
     for lam in (1e-12, 0.01):
-        raw = solve_cutting_plane(X, y[:, None], w, lossf, lam, p_x=2.0, p_y=2.0, solver="CLARABEL", tol=1e-8,
-                                  verbose=False)
-        tight = lipschitz_on_pairs(X, raw.values, raw.i, raw.j, p_x=2.0, p_y=2.0, oriented=raw.oriented)
-        assert raw.lipschitz <= tight and (lam > 1e-6 or raw.lipschitz == tight)
-        assert raw.max_excess == pytest.approx(_dense_max_excess(X, raw.values, raw.lipschitz, 2.0, 2.0), rel=1e-12, abs=1e-15)
+        for oracle in ("tree", "blocks"):
+            raw = solve_cutting_plane(X, y[:, None], w, lossf, lam, p_x=2.0, p_y=2.0, solver="CLARABEL", tol=1e-8,
+                                      verbose=False, oracle=oracle)
+            tight = lipschitz_on_pairs(X, raw.values, raw.i, raw.j, p_x=2.0, p_y=2.0, oriented=raw.oriented)
+            assert raw.lipschitz <= tight and (lam > 1e-6 or raw.lipschitz == tight)
+            dense = _dense_max_excess(X, raw.values, raw.lipschitz, 2.0, 2.0)
+            if oracle == "tree":  # the tree search runs at threshold 0: its maximum is exact
+                assert raw.max_excess == pytest.approx(dense, rel=1e-12, abs=1e-15)
+            else:  # the thresholded block scan reports None below the threshold (the caller rescans)
+                assert raw.max_excess is None or raw.max_excess == pytest.approx(dense, rel=1e-12, abs=1e-15)
 
 
 # ---------------------------------------------------------------- the program at a fixed L

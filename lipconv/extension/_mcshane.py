@@ -34,7 +34,7 @@ TREE_MIN_PAIRS = 4_000_000
 
 
 def _envelope(X, u, X_new, L, p, upper: bool, block_bytes: int) -> np.ndarray:
-    """:math:`\min_i (u_i + L d(x, x_i))` (upper) or :math:`\max_i (u_i - L d(x, x_i))` at each row
+    r""":math:`\min_i (u_i + L d(x, x_i))` (upper) or :math:`\max_i (u_i - L d(x, x_i))` at each row
     of X_new."""
     if X.shape[0] * X_new.shape[0] > TREE_MIN_PAIRS:
         from .._tree import build_tree, weighted_nearest
