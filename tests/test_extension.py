@@ -78,6 +78,86 @@ def test_kirszbraun_keeps_euclidean_constant():
     assert lipschitz_constant(np.vstack([X, Q]), np.vstack([U, W]), p_y=np.inf) <= L * (1 + 1e-9)
 
 
+def _far_binding_instance():
+    """30 points within 0.05 of the origin (values on a slope 0.2, rotated), the origin itself, and one
+    point at (1, 0) whose value (1, 0) makes the pair with the cluster the steepest. The query at (0.02, 0)
+    has all 31 near points closer than the far one, yet the far one binds."""
+    rng = np.random.default_rng(0)
+    angle, radius = rng.uniform(np.pi / 2, 3 * np.pi / 2, 30), 0.05 * np.sqrt(rng.random(30))
+    C = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+    X = np.vstack([[0.0, 0.0], C, [1.0, 0.0]])
+    U = np.vstack([[0.0, 0.0], 0.2 * C[:, ::-1], [1.0, 0.0]])
+    return X, U, np.array([[0.02, 0.0]]), 1.01 * lipschitz_constant(X, U)
+
+
+def test_kirszbraun_far_point_binds():
+    """Issue 15: the minimax point against all 32 points (reference: cvxpy with Clarabel) has the far point
+    active, and the start set of the 16 nearest alone gives a value that violates it by 4e-3."""
+    cp = pytest.importorskip("cvxpy")
+    X, U, x, L = _far_binding_instance()
+    c = L * np.linalg.norm(X - x, axis=1)
+    v, t = cp.Variable(2), cp.Variable()
+    tight = dict(solver=cp.CLARABEL, tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
+    cp.Problem(cp.Minimize(t), [cp.norm(v - U[i]) <= c[i] + t for i in range(len(X))]).solve(**tight)
+    for queries in ("sequential", "independent"):
+        V = kirszbraun(X, U, x, L=L, queries=queries)
+        np.testing.assert_allclose(V[0], v.value, rtol=0, atol=1e-6)
+        slack = np.linalg.norm(V[0] - U, axis=1) - c
+        assert slack[-1] == pytest.approx(slack.max(), abs=1e-8) and slack.max() < 0
+    near = np.argsort(c)[:16]
+    assert len(X) - 1 not in near
+    w, s = cp.Variable(2), cp.Variable()
+    cp.Problem(cp.Minimize(s), [cp.norm(w - U[i]) <= c[i] + s for i in near]).solve(**tight)
+    assert np.linalg.norm(w.value - U[-1]) - c[-1] > 4e-3
+
+
+def _minimax_reference(P, V, c):
+    """min_v max_i ||v - V_i|| - c_i with cvxpy (Clarabel at 1e-10): the definition, solved directly."""
+    cp = pytest.importorskip("cvxpy")
+    v, t = cp.Variable(V.shape[1]), cp.Variable()
+    cp.Problem(cp.Minimize(t), [cp.norm(v - V[i]) <= c[i] + t for i in range(len(V))]).solve(
+        solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    return v.value
+
+
+def test_kirszbraun_sequential_and_independent_queries():
+    """"independent": each value is the minimax point against the data, which keeps L against the data
+    only (the queries among themselves reach 1.12 L here). "sequential": each value is the minimax point
+    against the data and the earlier queries' values (reference: that definition solved query by query
+    with cvxpy), so data and queries together keep L."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(40, 2))
+    U = np.column_stack([np.sin(3 * X[:, 0]), np.cos(2 * X[:, 1]), X.sum(axis=1)])
+    L = lipschitz_constant(X, U)
+    Q = rng.uniform(size=(60, 2))
+    independent = kirszbraun(X, U, Q, L=L, queries="independent")
+    sequential = kirszbraun(X, U, Q, L=L)
+    for V in (independent, sequential):
+        slack = np.linalg.norm(V[:, None] - U[None], axis=2) - L * np.linalg.norm(Q[:, None] - X[None], axis=2)
+        assert slack.max() <= 1e-9
+    assert lipschitz_constant(np.vstack([X, Q]), np.vstack([U, sequential])) <= L * (1 + 1e-6)
+    assert lipschitz_constant(np.vstack([X, Q]), np.vstack([U, independent])) > 1.1 * L
+    for q in range(12):
+        P, V = np.vstack([X, Q[:q]]), np.vstack([U, sequential[:q]])
+        np.testing.assert_allclose(sequential[q], _minimax_reference(P, V, L * np.linalg.norm(P - Q[q], axis=1)),
+                                   rtol=0, atol=1e-6)
+        np.testing.assert_allclose(independent[q], _minimax_reference(X, U, L * np.linalg.norm(X - Q[q], axis=1)),
+                                   rtol=0, atol=1e-6)
+    spread = np.array([[0.1, 0.1], [0.9, 0.1], [0.1, 0.9], [0.9, 0.9]])  # far apart: nothing to re-solve
+    np.testing.assert_array_equal(kirszbraun(X, U, spread, L=L), kirszbraun(X, U, spread, L=L, queries="independent"))
+
+
+def test_kirszbraun_blocks_do_not_change_values():
+    """One block-diagonal SOCP for many queries gives each query the value of its own SOCP."""
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(200, 3))
+    U = np.column_stack([np.sin(2 * X[:, 0]), X[:, 1] * X[:, 2], np.cos(X.sum(axis=1))])
+    Q = rng.uniform(size=(25, 3))
+    one = kirszbraun(X, U, Q, queries="independent", batch=1)
+    for batch in (7, 64):
+        np.testing.assert_allclose(kirszbraun(X, U, Q, queries="independent", batch=batch), one, rtol=0, atol=1e-6)
+
+
 def test_lipschitz_constant_duplicates():
     X = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
     assert lipschitz_constant(X, [1.0, 1.0, 3.0]) == pytest.approx(2.0, rel=1e-12)
@@ -108,6 +188,8 @@ def test_dataset_lipschitz_constant():
         (lambda: extend(np.eye(2), np.ones((2, 2)), np.ones((1, 2)), L=1.0, kind="nearest"), "kind must be one of"),
         (lambda: extend(np.eye(2), np.ones((2, 2)), np.ones((1, 2)), L=1.0, kind="kirszbraun", p_x=1.0),
          "kind 'kirszbraun' needs p_x = p_y = 2"),
+        (lambda: kirszbraun(np.eye(2), np.ones((2, 2)), np.ones((1, 2)), L=1.0, queries="parallel"),
+         "queries must be one of"),
         (lambda: dataset_lipschitz_constant(np.eye(3), [0, 1]), r"labels must have shape \(3,\)"),
         (lambda: lipschitz_constant(np.eye(3), [0.0, 1.0]), "u must have n = 3 rows"),
     ],
