@@ -62,6 +62,21 @@ def point_distance(x, Xs, j, code):
     return acc
 
 
+@numba.njit(cache=True, fastmath=False, inline="always")
+def push_pair(stack, bounds, sp, a, ba, b, bb):
+    """Push the children a, b of a node with their lower bounds ba, bb, the smaller on top (popped
+    first: best-first descent); returns the new stack size (unchanged when the stack is full)."""
+    if sp + 2 > stack.shape[0]:
+        return sp
+    if ba <= bb:
+        stack[sp], bounds[sp] = b, bb
+        stack[sp + 1], bounds[sp + 1] = a, ba
+    else:
+        stack[sp], bounds[sp] = a, ba
+        stack[sp + 1], bounds[sp + 1] = b, bb
+    return sp + 2
+
+
 @numba.njit(cache=True, fastmath=False)
 def tree_boxes(Xs, start, end, left, right, lo, hi):
     """Bounding boxes of every node (children stored after their parent)."""
@@ -128,14 +143,6 @@ def weighted_nearest_kernel(Xs, u, lo, hi, start, end, left, right, umin, L, cx,
                     a, b = left[node], right[node]
                     ba = umin[a] + L * box_distance(x, lo, hi, a, cx)
                     bb = umin[b] + L * box_distance(x, lo, hi, b, cx)
-                    if sp + 2 > depth_max:
-                        continue
-                    if ba <= bb:
-                        stack[sp], bounds[sp] = b, bb
-                        stack[sp + 1], bounds[sp + 1] = a, ba
-                    else:
-                        stack[sp], bounds[sp] = a, ba
-                        stack[sp + 1], bounds[sp + 1] = b, bb
-                    sp += 2
+                    sp = push_pair(stack, bounds, sp, a, ba, b, bb)
             out[q] = best
             arg[q] = best_j

@@ -1,16 +1,18 @@
 r"""The rate figures of the default rate study (seed 000, Section 4), redrawn from its CSV.
 
 Reads ``rates.csv`` (and ``fits.csv`` when present; otherwise the fits are recomputed from the CSV
-by :func:`lipconv.rates.fit_rate`) and draws every quantity with :func:`lipconv.plotting.plot_rates`;
-nothing is re-solved. The default CSV is ``rates_output/rates.csv`` in the repository, the default
-output of ``python studies/rates.py`` (hours of computation; run it first for the real figures).
+by :func:`lipconv.rates.fit_rate`) and draws the study's figures with :func:`lipconv.plotting.plot_study`
+(one per theorem, all problems on shared axes, and the manifold-hypothesis panel); nothing is
+re-solved. The default CSV is ``rates_output/rates.csv`` in the repository, the default output of
+``python studies/rates.py`` (about 10 minutes on 2 cores; run it first for the real figures).
 
 When that CSV does not exist the script says so and, unless ``--no-fallback``, runs
 ``python studies/rates.py --quick`` (about a minute) into ``<out>/fig2_rates_quick/`` and redraws from
 that CSV instead, marking the outputs as the quick study, so that ``make_all.py`` always produces
 the item from a fresh install.
 
-Outputs: fig2_rates/rate_<quantity>.png and fig2_rates.json (source CSV, rows, slopes).
+Outputs: fig2_rates/theorem_<w1|l2sq|linf>.png, fig2_rates/panel.png (when the CSV holds the curved
+torus) and fig2_rates.json (source CSV, rows, slopes).
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ def quick_study(folder: Path, *, tiny: bool) -> Path:
     cmd = [sys.executable, str(REPO / "studies" / "rates.py"), "--quick", "--out", str(folder), "--no-plots",
            "--no-progress", "--jobs", "1"]
     if tiny:
-        cmd += ["--manifolds", "cube", "--m", "1", "--n", "16", "32", "64", "--seeds", "2", "--boot", "50"]
+        cmd += ["--problems", "cube:m=1", "--n", "16", "32", "64", "--seeds", "2", "--boot", "50",
+                "--sup-evals", "20000"]
     print("running: " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return folder / "rates.csv"
@@ -46,7 +49,7 @@ def main(argv=None) -> dict:
     out = _common.prepare(args)
     import pandas as pd
 
-    from lipconv.plotting import plot_rates
+    from lipconv.plotting import plot_study
     from lipconv.rates import fit_rate
 
     t0 = time.perf_counter()
@@ -63,7 +66,7 @@ def main(argv=None) -> dict:
     fits_csv = csv.parent / "fits.csv"
     fits = pd.read_csv(fits_csv) if fits_csv.is_file() else fit_rate(df, n_boot=200 if args.tiny else 2000)
     folder = out / "fig2_rates"
-    paths = plot_rates(df, fits, str(folder))
+    paths = plot_study(df, fits, str(folder))
     for path in paths:
         print(f"wrote {path}")
     summary = {

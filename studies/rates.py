@@ -1,82 +1,131 @@
 r"""Convergence-rate study: how u_n approaches u^lambda and rho_n approaches rho (seed 000, Section 4).
 
-Measures, over a grid of n and seeds, the discrepancy W1(rho_n, rho) (Lemma 4.10), the L2(rho)
-squared error (Theorem 4.8), the sup error on M (Corollary 4.9) and the objective gaps, fits their
-slopes in log n with stratified-bootstrap intervals, and sets them beside the theoretical and sharp
-exponents. Writes to the output directory:
+Measures, over a grid of n and seeds, the discrepancy W1(rho_n, rho) as a certified bracket (Lemma
+4.10), the L2(rho) squared error of the worst extension of u_n with its standard error (Theorem 4.8),
+the certified sup error bracket on M (Corollary 4.9), Lemma 4.12 and the error at the samples; fits
+slopes in log n with stratified-bootstrap intervals and sets them beside the theorems. The default
+problems: the flat cube m = 1, 2, 3, the sphere, the circle, and the manifold-hypothesis panel (the
+same m = 2 torus bent non-isometrically into R^4, R^6, R^8, beside full-dimensional data, the cube
+m = 4 in R^4). Writes to the output directory:
 
-* ``rates.csv``: one row per run (all settings and the seed recorded); rerunning resumes it, and
-  refuses to when a setting that changes rows (--n-error, --n-reference, --n-ot, and so --quick,
-  which changes their defaults) differs from the one the CSV was computed with;
+* ``rates.csv``: one row per run (settings and seed recorded); rerunning resumes it, and refuses to
+  when a setting that changes rows (--l2-rtol, --sup-rtol, --sup-evals, --n-reference) differs;
 * ``fits.csv``: one row per (problem, quantity) with slope, interval and verdict columns;
-* ``rate_<quantity>.png``: log-log figures with seed bands, bound/theory and sharp lines;
-* ``summary.md``: the verdict table (also printed).
+* ``theorem_w1.png``, ``theorem_l2sq.png``, ``theorem_linf.png`` (all problems on shared axes),
+  ``panel.png`` (the manifold-hypothesis panel);
+* ``summary.md``: hypotheses, verdicts, certification of every row, Lemma 4.12, the panel and where
+  the fast L2 rates come from (also printed).
 
 Usage::
 
-    python studies/rates.py              # built-in default (<= 10 min on 2 cores)
-    python studies/rates.py --quick      # smoke run (<= 60 s)
-    python studies/rates.py --manifolds cube --m 2 --n 64 128 256 --seeds 20 --jobs 2 --out out/
+    python studies/rates.py                  # built-in default (<= 10 min on 2 cores)
+    python studies/rates.py --quick          # smoke run (<= 60 s)
+    python studies/rates.py --budget 1800    # a larger grid planned for 30 minutes
+    python studies/rates.py --problems cube:m=2 sphere --n 64 256 1024 --seeds 20 --out out/
+    python studies/rates.py --problems curved_torus --d 4 6 8 10
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 
-import numpy as np
+from lipconv.rates import BACKENDS, METHOD_RUNNERS, SweepConfig, fit_rate, parse_problem, problem_name, run_sweep
 
-from lipconv.rates import BACKENDS, METHOD_RUNNERS, SweepConfig, fit_rate, run_sweep
-
-DEFAULT_N = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
-QUICK_N = (32, 64, 128, 256, 512, 1024)
-MAX_FAILED_LISTED = 20
-
-
-def _cutting_plane_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("lipconv.solvers._cutting_plane") is not None
-
-
-def default_caps(manifolds, ms, *, quick: bool) -> dict:
-    """Largest n per problem, from solver cost: the 1-D cube (adjacent pairs, O(n)) is uncapped.
-
-    Every other problem needs the scalable solver beyond a few hundred points; at n = 4096 it takes
-    40-200 s per solve here (2 shared cores), so those problems stop at 1024 (256 under --quick, 512
-    when only the all-pairs reference solver exists).
-    """
-    cap = 256 if quick else (1024 if _cutting_plane_available() else 512)
-    caps = {}
-    for name in manifolds:
-        if name == "cube":
-            caps.update({f"cube:m={m}": cap for m in ms if m >= 2})
-        else:
-            caps[name] = cap
-    return caps
+DEFAULT_PROBLEMS = ("cube:m=1", "cube:m=2", "cube:m=3", "sphere", "circle", "curved_torus:d=4",
+                    "curved_torus:d=6", "curved_torus:d=8", "cube:m=4:d=4")
+QUICK_PROBLEMS = ("cube:m=1", "cube:m=2", "sphere", "curved_torus:d=4", "curved_torus:d=8", "cube:m=4:d=4")
+GRID_FACTOR = 4  # n = 32, 128, 512, ...: 2.4 decades up to 8,192 in 5 points
+N_MIN = 32
+DEFAULT_BUDGET = 590.0  # seconds of wall time the default grid is planned for (2 cores)
+QUICK_BUDGET = 40.0
+DEFAULT_SEEDS, QUICK_SEEDS = 10, 5
+# Wall seconds of one run (sample, W1 bracket, solve, metrics) at n = 8,192 on one core of a
+# 2-core machine under the load of the other worker, and the exponent a of cost ~ n^a between
+# n = 2,048 and 8,192. Measured with `python studies/rates.py --calibrate` (load average 0.7-1.2);
+# a problem absent here is planned with the most expensive entry.
+COST_8192 = {
+    "cube m=1 d=1": (2.6, 1.0), "circle d=2": (26.0, 1.3), "sphere d=3": (5.9, 1.1), "cube m=2 d=2": (8.6, 1.2),
+    "curved_torus d=4": (3.2, 1.1), "curved_torus d=6": (4.0, 1.1), "curved_torus d=8": (4.8, 1.1),
+    "cube m=3 d=3": (8.4, 1.1), "cube m=4 d=4": (10.4, 1.1),
+}
+OVERHEAD = 1.25  # planned / measured: worker start, compilation, imbalance at the end of the sweep
 
 
-def _parse_caps(items) -> dict:
-    caps = {}
-    for item in items or ():
-        key, _, value = item.rpartition("=")
-        if not key or not value.isdigit():
-            raise ValueError(f"--cap must look like 'cube:m=2=1024' or 'circle=512', got {item!r}")
-        caps[key] = int(value)
-    return caps
+def _problem_key(spec: str) -> str:
+    name, m, d = parse_problem(spec)
+    from lipconv.rates import make_manifold
+
+    return problem_name(name, m, make_manifold(name, m, d).d)
+
+
+def run_cost(key: str, n: int, costs: dict) -> float:
+    """Predicted seconds of one run of problem ``key`` at n (cost model: c (n / 8192)^a)."""
+    c, a = costs.get(key, max(costs.values()))
+    return c * (n / 8192.0) ** a
+
+
+def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = COST_8192, n_min: int = N_MIN,
+              factor: int = GRID_FACTOR, n_limit: int = 1 << 17) -> tuple[tuple, dict, float]:
+    """The n grid and per-problem caps that fit ``budget`` seconds of wall time.
+
+    Every problem starts with n = n_min, n_min * factor; then the top n of the problem with the
+    smallest top n (the cheapest next step among equals) is raised by ``factor`` while the predicted
+    wall time,
+    OVERHEAD * (sum of run costs over problems, n and seeds) / jobs, stays within the budget.
+    Returns (ns, caps keyed by problem name, predicted seconds)."""
+    keys = [_problem_key(p) for p in problems]
+    top = {k: n_min * factor for k in keys}
+
+    def total(tops):
+        s = 0.0
+        for k, t in tops.items():
+            n = n_min
+            while n <= t:
+                s += run_cost(k, n, costs)
+                n *= factor
+        return OVERHEAD * s * seeds / max(jobs, 1)
+
+    while True:
+        # Smallest top n first (every problem reaches a common n before any goes beyond it), then
+        # the cheapest next step.
+        options = sorted((top[k], run_cost(k, top[k] * factor, costs), k) for k in keys if top[k] * factor <= n_limit)
+        options = [(c, k) for _, c, k in options]
+        grown = False
+        for _, k in options:
+            trial = dict(top, **{k: top[k] * factor})
+            if total(trial) <= budget:
+                top = trial
+                grown = True
+                break
+        if not grown:
+            break
+    ns = []
+    n = n_min
+    while n <= max(top.values()):
+        ns.append(n)
+        n *= factor
+    return tuple(ns), top, total(top)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small smoke run (<= 60 s)")
-    p.add_argument("--manifolds", nargs="+", default=None, help="cube circle sphere torus (default: cube circle)")
-    p.add_argument("--m", nargs="+", type=int, default=None, help="intrinsic dimensions of the cube (default 1 2 3)")
-    p.add_argument("--d", type=int, default=None, help="ambient dimension (default: the smallest)")
-    p.add_argument("--n", nargs="+", type=int, default=None, help="sample sizes")
+    p.add_argument("--problems", nargs="+", default=None,
+                   help="<manifold>[:m=<m>][:d=<d>], e.g. cube:m=2 sphere circle curved_torus:d=8 cube:m=4:d=4 "
+                        "(manifolds: cube circle sphere torus curved_torus; default: the study's nine)")
+    p.add_argument("--d", nargs="+", type=int, default=None,
+                   help="ambient dimensions: every problem given without d is run at each (e.g. "
+                        "--problems curved_torus --d 4 6 8)")
+    p.add_argument("--n", nargs="+", type=int, default=None, help="sample sizes (default: planned from --budget)")
+    p.add_argument("--budget", type=float, default=None,
+                   help=f"seconds of wall time the n grid is planned for (default {DEFAULT_BUDGET:g}, "
+                        f"--quick {QUICK_BUDGET:g}); ignored with --n")
     p.add_argument("--cap", nargs="+", default=None,
-                   help="largest n per problem, e.g. cube:m=2=1024 circle=512 (default: by solver cost)")
-    p.add_argument("--seeds", type=int, default=None, help="number of seeds per n (seeds 0..S-1; default 10)")
+                   help="largest n per problem, e.g. 'cube m=2 d=2=1024' 'circle d=2=512' (default: planned)")
+    p.add_argument("--seeds", type=int, default=None, help=f"seeds per n (0..S-1; default {DEFAULT_SEEDS})")
     p.add_argument("--lam", nargs="+", type=float, default=[0.02], help="ambient lambda values")
     p.add_argument("--loss", nargs="+", default=["squared"])
     p.add_argument("--label", nargs="+", default=["ramp"], help="ramp, ramp:<delta>, step, smooth")
@@ -85,116 +134,116 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="parallel workers")
     p.add_argument("--backend", default="loky", choices=BACKENDS)
     p.add_argument("--scheduler", default=None, help="Dask scheduler address (backend dask)")
-    p.add_argument("--n-reference", type=int, default=None, help="quadrature size of numerical references")
-    p.add_argument("--n-ot", type=int, default=None, help="quadrature size of optimal-transport W1")
-    p.add_argument("--n-error", type=int, default=None,
-                   help="quadrature size on which errors against exact references are measured")
+    p.add_argument("--l2-rtol", type=float, default=0.05, help="target relative SE of the L2 estimate")
+    p.add_argument("--sup-rtol", type=float, default=0.05, help="target relative width of the sup brackets")
+    p.add_argument("--sup-evals", type=int, default=400_000, help="evaluation budget of each sup bracket")
+    p.add_argument("--n-reference", type=int, default=1024, help="quadrature size of numerical references")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap replicates")
     p.add_argument("--out", default=None, help="output directory (default: rates_output[_quick])")
+    p.add_argument("--calibrate", action="store_true",
+                   help="time one run per problem at n = 2,048 and 8,192 and print the cost table (COST_8192)")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
 
 
-def config_from_args(args) -> SweepConfig:
+def _problems(args) -> tuple:
+    problems = list(args.problems or (QUICK_PROBLEMS if args.quick else DEFAULT_PROBLEMS))
+    if args.d:
+        out = []
+        for spec in problems:
+            parse_problem(spec)
+            if ":d=" in spec:
+                out.append(spec)
+            else:
+                out += [f"{spec}:d={d}" for d in args.d]
+        problems = out
+    for spec in problems:
+        parse_problem(spec)
+    return tuple(dict.fromkeys(problems))
+
+
+def _parse_caps(items) -> dict:
+    caps = {}
+    for item in items or ():
+        key, _, value = item.rpartition("=")
+        if not key or not value.isdigit():
+            raise ValueError(f"--cap must look like 'cube m=2 d=2=1024' or 'circle d=2=512', got {item!r}")
+        caps[key] = int(value)
+    return caps
+
+
+def config_from_args(args) -> tuple[SweepConfig, str]:
+    """The sweep's configuration and a line describing how its grid was chosen."""
     quick = args.quick
-    manifolds = tuple(args.manifolds or ("cube", "circle"))
-    ms = tuple(args.m or ((1, 2) if quick else (1, 2, 3)))
-    ns = tuple(args.n or (QUICK_N if quick else DEFAULT_N))
-    caps = default_caps(manifolds, ms, quick=quick) if args.cap is None else _parse_caps(args.cap)
-    seeds = args.seeds if args.seeds is not None else (6 if quick else 10)
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {args.jobs}")
+    problems = _problems(args)
+    budget = args.budget if args.budget is not None else (QUICK_BUDGET if quick else DEFAULT_BUDGET)
+    if not (budget > 0 and math.isfinite(budget)):
+        raise ValueError(f"--budget must be a positive number of seconds, got {budget}")
+    if args.n:
+        ns, caps, plan = tuple(args.n), {}, f"grid given (--n {' '.join(map(str, args.n))})"
+    else:
+        ns, caps, predicted = plan_grid(problems, budget=budget, seeds=seeds, jobs=args.jobs)
+        plan = (f"grid planned for a budget of {budget:g} s on {args.jobs} worker(s) from the measured run costs "
+                f"(predicted {predicted:.0f} s); largest n per problem: "
+                + ", ".join(f"{k} {v}" for k, v in caps.items()))
+    if args.cap is not None:
+        caps.update(_parse_caps(args.cap))
     out = args.out or ("rates_output_quick" if quick else "rates_output")
-    return SweepConfig(
-        manifolds=manifolds, ms=ms, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam),
-        losses=tuple(args.loss), labels=tuple(args.label), methods=tuple(args.method), d=args.d,
-        density=args.density, n_caps=caps, output=os.path.join(out, "rates.csv"),
-        n_reference=args.n_reference or (512 if quick else 2048), n_ot=args.n_ot or (1024 if quick else 4096),
-        n_error=args.n_error or (2048 if quick else 8192), n_jobs=args.jobs, backend=args.backend,
+    config = SweepConfig(
+        problems=problems, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam), losses=tuple(args.loss),
+        labels=tuple(args.label), methods=tuple(args.method), density=args.density, n_caps=caps,
+        output=os.path.join(out, "rates.csv"), l2_rtol=args.l2_rtol, sup_rtol=args.sup_rtol,
+        sup_evals=args.sup_evals, n_reference=args.n_reference, n_jobs=args.jobs, backend=args.backend,
         scheduler=args.scheduler, progress=not args.no_progress,
     )
+    return config, plan
 
 
-def _fmt(x, spec="+.3f"):
-    return "" if x is None or (isinstance(x, float) and not np.isfinite(x)) else format(x, spec)
+def calibrate(problems, *, ns=(2048, 8192)) -> dict:
+    """Time one run (seed 0) per problem at each n, in this process; print and return the cost table."""
+    from lipconv.rates import get_runner, make_problem
+    from lipconv.rates._sweep import _run_one, run_key
 
-
-def _yes(x):
-    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else ("yes" if bool(x) else "NO")
-
-
-def _with_log(f, kind: str) -> str:
-    plain, logged = f.get(f"{kind}_exponent"), f.get(f"{kind}_exponent_log")
-    if plain is None or not np.isfinite(plain):
-        return ""
-    return f"{_fmt(plain)} ({_fmt(logged, '+.2f')})"
-
-
-def _both(f) -> str:
-    plain, logged = _yes(f.get("ci_contains_sharp")), _yes(f.get("ci_contains_sharp_log"))
-    return f"{plain} / {logged}" if plain else ""
-
-
-def summary_markdown(fits, df, *, wall: float, load: tuple) -> str:
-    """The verdict table and the acceptance checks, as markdown."""
-    ok = df[df["status"] == "ok"]
-    lines = [
-        "# Convergence-rate study: verdicts (seed 000, Lemma 4.10, Theorem 4.8, Corollary 4.9)",
-        "",
-        f"Runs: {len(df)} ({len(df) - len(ok)} failed); wall time {wall:.0f} s; "
-        f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min).",
-        "Slopes are least-squares fits of log(mean over seeds) on log n, with 95 % stratified-bootstrap "
-        "intervals over seeds. Bounds use C = 1, t = 1; 'ratio' is mean error / bound.",
-        "",
-        "Exponents ignore logarithms; in parentheses, the log-log slope of the rate itself (logs kept) "
-        "over the measured n. 'CI has sharp': the interval contains the sharp exponent (or, after /, "
-        "its log-kept slope).",
-        "",
-        "| problem | quantity | theorem | slope [95 % CI] | theory exp. | sharp exp. | CI has sharp | "
-        "max ratio | ratio slope | non-increasing | n | seeds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for _, f in fits.iterrows():
-        if f["quantity"] not in ("w1", "l2sq", "linf", "excess_J", "gap_Jn"):
-            continue
-        problem = f"{f['manifold']} m={f['m']} d={f['d']} {f['label']} lam={f['lam']:g} {f['loss']} {f['method']}"
-        slope = (f"{_fmt(f['slope'])} [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}]"
-                 if np.isfinite(f["slope"]) else f["note"])
-        lines.append(
-            f"| {problem} | {f['quantity']} | {f['theorem']} | {slope} | {_with_log(f, 'theory')} | "
-            f"{_with_log(f, 'sharp')} | {_both(f)} | "
-            f"{_fmt(f.get('max_ratio'), '.3g')} | "
-            f"{_fmt(f.get('ratio_slope'))} | {_yes(f.get('non_increasing'))} | {f['n_min']}-{f['n_max']} | {f['seeds_min']} |"
-        )
-    lines += ["", "## Checks", ""]
-    w1 = fits[(fits["quantity"] == "w1") & (fits["m"] == 1)]
-    for _, f in w1.iterrows():
-        lines.append(f"- {f['manifold']} m=1: W1 slope CI [{_fmt(f['ci_low'])}, {_fmt(f['ci_high'])}] "
-                     f"contains -1/2: {_yes(f['ci_contains_sharp'])}")
-    for _, f in fits[fits["quantity"] == "l2sq"].iterrows():
-        lines.append(f"- {f['manifold']} m={f['m']}: L2^2 error below the Theorem 4.8 bound at every n: "
-                     f"{_yes(f.get('below_bound'))} (max ratio {_fmt(f.get('max_ratio'), '.3g')}); "
-                     f"error/bound non-increasing: {_yes(f.get('non_increasing'))}")
-    failed = df[df["status"] != "ok"]
-    if len(failed):
-        lines += ["", f"## Failed runs ({len(failed)}; kept as done on resume: rerun into another --out to retry)", ""]
-        for _, r in failed.head(MAX_FAILED_LISTED).iterrows():
-            lines.append(f"- {r['manifold']} m={r['m']} d={r['d']} {r['label']} lam={r['lam']:g} {r['loss']} "
-                         f"{r['method']} n={r['n']} seed={r['seed']}: {r['error']}")
-        if len(failed) > MAX_FAILED_LISTED:
-            lines.append(f"- ... and {len(failed) - MAX_FAILED_LISTED} more (status 'failed' in rates.csv)")
-    return "\n".join(lines) + "\n"
+    table = {}
+    settings = dict(l2_rtol=0.05, sup_rtol=0.05, sup_evals=400_000, n_reference=1024, lipconv_version="calibrate")
+    for spec in problems:
+        name, m, d = parse_problem(spec)
+        prob = make_problem(name, m, d=d, lam=0.02, label="ramp")
+        times = []
+        for n in ns:
+            run = dict(manifold=name, m=prob.m, d=prob.d, density="uniform", n=n, seed=0, lam=0.02, loss="squared",
+                       label="ramp", method="convex")
+            run["run_key"] = run_key(run)
+            row = _run_one(prob, run, get_runner("convex"), settings)
+            times.append(row["run_time"])
+        a = math.log(times[-1] / times[0]) / math.log(ns[-1] / ns[0])
+        key = problem_name(name, prob.m, prob.d)
+        table[key] = (round(times[-1] * (8192 / ns[-1]) ** a, 1), round(a, 2))
+        print(f"{key:20s} " + " ".join(f"n={n}: {t:.1f} s" for n, t in zip(ns, times))
+              + f"  exponent {a:.2f}  load {os.getloadavg()[0]:.2f}", flush=True)
+    print("COST_8192 =", table)
+    return table
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
+        if args.calibrate:
+            calibrate(_problems(args))
+            return 0
+        config, plan = config_from_args(args)
     except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = os.path.dirname(config.output)
+    print(f"rate study: {len(config.problems)} problems, n = {', '.join(map(str, config.ns))}, "
+          f"{len(config.seeds)} seeds; {plan}", flush=True)
     t0 = time.perf_counter()
     try:
         df = run_sweep(config)
@@ -202,17 +251,20 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
+    from lipconv.rates._report import summary_markdown
+
     fits = fit_rate(df, n_boot=args.boot)
     fits.to_csv(os.path.join(out, "fits.csv"), index=False)
-    if not args.no_plots:
-        from lipconv.plotting import plot_rates
+    written = ["rates.csv", "fits.csv", "summary.md"]
+    if not args.no_plots and (df["status"] == "ok").any():
+        from lipconv.plotting import plot_study
 
-        plot_rates(df, fits, out)
-    text = summary_markdown(fits, df, wall=wall, load=os.getloadavg())
+        written += [os.path.basename(p) for p in plot_study(df, fits, out)]
+    text = summary_markdown(df, fits, wall=wall, load=os.getloadavg(), cores=config.n_jobs, budget=plan)
     with open(os.path.join(out, "summary.md"), "w") as fh:
         fh.write(text)
     print(text)
-    print(f"wrote {out}/: rates.csv, fits.csv, summary.md" + ("" if args.no_plots else ", rate_*.png"))
+    print(f"wrote {out}/: " + ", ".join(written))
     return 0
 
 

@@ -9,11 +9,11 @@ distributed = pytest.importorskip("distributed")
 
 from lipconv.rates import SweepConfig, run_sweep  # noqa: E402
 
-VALUE_COLUMNS = ["w1", "l2sq", "linf", "J_n", "J_un", "lipschitz", "max_violation"]
+VALUE_COLUMNS = ["w1", "w1_lo", "w1_hi", "l2sq", "linf_lo", "linf_hi", "J_n", "J_un", "lipschitz", "max_violation"]
 
 
 def test_dask_local_cluster_matches_sequential_and_resumes(tmp_path):
-    kw = dict(ms=(1, 2), ns=(16, 32), seeds=(0, 1), n_error=256, n_reference=64, n_ot=256, progress=False)
+    kw = dict(ms=(1, 2), ns=(16, 32), seeds=(0, 1), n_reference=64, sup_evals=20_000, progress=False)
     seq = run_sweep(SweepConfig(output=str(tmp_path / "seq.csv"), backend="sequential", **kw))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         cfg = SweepConfig(output=str(tmp_path / "dask.csv"), backend="dask", scheduler=cluster.scheduler_address,

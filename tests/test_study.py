@@ -18,40 +18,46 @@ def study():
     return module
 
 
+_SMALL = ["--problems", "cube:m=1", "cube:m=2", "--n", "16", "32", "64", "--seeds", "3", "--jobs", "1",
+          "--backend", "sequential", "--no-progress", "--boot", "200", "--sup-evals", "20000"]
+
+
 def test_small_study_writes_csv_figures_and_summary(study, tmp_path, capsys):
     out = tmp_path / "out"
-    argv = ["--manifolds", "cube", "--m", "1", "2", "--n", "16", "32", "64", "--seeds", "3", "--jobs", "1",
-            "--backend", "sequential", "--out", str(out), "--no-progress", "--boot", "200", "--n-ot", "256"]
+    argv = _SMALL + ["--out", str(out)]
     assert study.main(argv) == 0
     df = pd.read_csv(out / "rates.csv")
     assert len(df) == 2 * 3 * 3 and (df["status"] == "ok").all() and df["run_key"].is_unique
     fits = pd.read_csv(out / "fits.csv")
-    assert set(fits["quantity"]) >= {"w1", "l2sq", "linf"} and set(fits["m"]) == {1, 2}
-    for q in ("w1", "l2sq", "linf", "excess_J", "gap_Jn"):
-        assert (out / f"rate_{q}.png").stat().st_size > 10_000
+    assert set(fits["quantity"]) >= {"w1", "l2sq", "linf_hi", "l2sq_samples"} and set(fits["m"]) == {1, 2}
+    for stem in ("theorem_w1", "theorem_l2sq", "theorem_linf"):
+        assert (out / f"{stem}.png").stat().st_size > 10_000
     summary = (out / "summary.md").read_text()
     printed = capsys.readouterr().out
-    assert "| cube m=1 d=1 ramp lam=0.02 squared convex | w1 | Lemma 4.10 |" in summary
-    assert "contains -1/2" in summary and summary.strip() in printed
+    assert "| cube m=1 d=1 | w1 | Lemma 4.10 |" in summary
+    assert "## Hypotheses of the theorems, per problem" in summary and "no: boundary" in summary
+    assert "## Certification of every row" in summary and "## Lemma 4.12 per run" in summary
+    assert "## Where the fast L2 rates come from" in summary
+    assert "| cube m=2 d=2 | l2sq | Theorem 4.8 |" in summary and "not known" in summary
+    assert summary.strip() in printed
     # A rerun resumes, with other workers and backend: nothing is recomputed and the rows are unchanged.
     assert study.main(argv + ["--no-plots", "--jobs", "2", "--backend", "threading"]) == 0
     again = pd.read_csv(out / "rates.csv")
     pd.testing.assert_frame_equal(df, again)
-    assert (df["n_ot"] == 256).all() and (df["n_error"] == 8192).all() and (df["n_reference"] == 2048).all()
+    assert (df["sup_evals"] == 20000).all() and (df["l2_rtol"] == 0.05).all() and (df["n_reference"] == 1024).all()
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--n-ot", "512"], "n_ot: the CSV at {csv} was computed with n_ot = 256, this run asks for 512; "),
-    (["--n-reference", "64"], "n_reference: the CSV at {csv} was computed with n_reference = 2048, this run asks "
+    (["--sup-evals", "30000"], "sup_evals: the CSV at {csv} was computed with sup_evals = 20000, this run asks for "
+                               "30000; "),
+    (["--n-reference", "64"], "n_reference: the CSV at {csv} was computed with n_reference = 1024, this run asks "
                               "for 64; "),
-    (["--n-error", "100"], "n_error: the CSV at {csv} was computed with n_error = 8192, this run asks for 100; "),
-    # --quick changes the defaults of n_error and n_reference.
-    (["--quick"], "n_error: the CSV at {csv} was computed with n_error = 8192, this run asks for 2048; "),
-], ids=["n-ot", "n-reference", "n-error", "quick"])
+    (["--l2-rtol", "0.1"], "l2_rtol: the CSV at {csv} was computed with l2_rtol = 0.05, this run asks for 0.1; "),
+], ids=["sup-evals", "n-reference", "l2-rtol"])
 def test_study_refuses_to_resume_with_other_row_settings(study, tmp_path, capsys, extra, message):
     out = tmp_path / "out"
-    argv = ["--manifolds", "cube", "--m", "1", "--n", "16", "32", "--seeds", "1", "--jobs", "1", "--backend",
-            "sequential", "--out", str(out), "--no-progress", "--no-plots", "--boot", "50", "--n-ot", "256"]
+    argv = ["--problems", "cube:m=1", "--n", "16", "32", "--seeds", "1", "--jobs", "1", "--backend", "sequential",
+            "--out", str(out), "--no-progress", "--no-plots", "--boot", "50", "--sup-evals", "20000"]
     assert study.main(argv) == 0
     before = (out / "rates.csv").read_text()
     capsys.readouterr()
@@ -62,17 +68,36 @@ def test_study_refuses_to_resume_with_other_row_settings(study, tmp_path, capsys
 
 
 def test_study_bad_configuration_exits_with_message(study, tmp_path, capsys):
-    assert study.main(["--manifolds", "klein", "--out", str(tmp_path)]) == 2
+    assert study.main(["--problems", "klein", "--out", str(tmp_path)]) == 2
     assert "manifold must be one of" in capsys.readouterr().err
     assert study.main(["--n", "1", "4", "--out", str(tmp_path)]) == 2
     assert "n must be an integer >= 2" in capsys.readouterr().err
     assert study.main(["--cap", "circle=x", "--out", str(tmp_path)]) == 2
+    assert "--cap must look like" in capsys.readouterr().err
+    assert study.main(["--budget", "-5", "--out", str(tmp_path)]) == 2
+    assert "--budget must be a positive number of seconds, got -5" in capsys.readouterr().err
 
 
-def test_quick_configuration_is_within_its_design(study):
-    cfg = study.config_from_args(study.build_parser().parse_args(["--quick"]))
-    assert max(cfg.ns) >= 1024 and len(cfg.seeds) >= 5
-    assert all(v <= 256 for v in cfg.n_caps.values())
+def test_default_and_quick_grids_are_within_their_design(study):
+    """The default reaches n = 8,192 (2.4 decades from 32) in every problem with 10 seeds inside its
+    10-minute budget; --quick plans for well under 60 s; a larger budget never shrinks a cap."""
+    cfg, plan = study.config_from_args(study.build_parser().parse_args([]))
+    assert min(cfg.ns) == 32 and len(cfg.seeds) >= 10 and len(cfg.problems) == 9
+    assert all(v >= 8192 for v in cfg.n_caps.values()) and len(cfg.n_caps) == 9
+    problems = [p for p in study.DEFAULT_PROBLEMS]
+    _, caps, predicted = study.plan_grid(problems, budget=study.DEFAULT_BUDGET, seeds=10, jobs=2)
+    assert predicted <= study.DEFAULT_BUDGET <= 600
+    quick, _ = study.config_from_args(study.build_parser().parse_args(["--quick"]))
+    _, _, qpred = study.plan_grid(study.QUICK_PROBLEMS, budget=study.QUICK_BUDGET, seeds=5, jobs=2)
+    assert len(quick.seeds) >= 5 and max(quick.ns) >= 2048 and qpred <= study.QUICK_BUDGET
+    _, bigger, _ = study.plan_grid(problems, budget=4 * study.DEFAULT_BUDGET, seeds=10, jobs=2)
+    assert all(bigger[k] >= caps[k] for k in caps) and sum(bigger.values()) > sum(caps.values())
+
+
+def test_several_d_expand_problems(study):
+    args = study.build_parser().parse_args(["--problems", "curved_torus", "sphere:d=5", "--d", "4", "6", "--n", "8", "16"])
+    cfg, _ = study.config_from_args(args)
+    assert [(p[0], p[2]) for p in cfg.problems] == [("curved_torus", 4), ("curved_torus", 6), ("sphere", 5)]
 
 
 def test_study_reports_failed_runs_and_keeps_them_on_resume(study, tmp_path, capsys):
@@ -88,7 +113,7 @@ def test_study_reports_failed_runs_and_keeps_them_on_resume(study, tmp_path, cap
 
     METHOD_RUNNERS["test-fail"] = fails_for_seed_1
     out = tmp_path / "out"
-    argv = ["--manifolds", "cube", "--m", "1", "--n", "16", "32", "--seeds", "2", "--jobs", "1", "--backend",
+    argv = ["--problems", "cube:m=1", "--n", "16", "32", "--seeds", "2", "--jobs", "1", "--backend",
             "sequential", "--method", "test-fail", "--out", str(out), "--no-progress", "--no-plots", "--boot", "50"]
     try:
         assert study.main(argv) == 0
@@ -99,3 +124,20 @@ def test_study_reports_failed_runs_and_keeps_them_on_resume(study, tmp_path, cap
     summary = (out / "summary.md").read_text()
     assert "Runs: 4 (2 failed)" in summary and "## Failed runs (2;" in summary
     assert "- cube m=1 d=1 ramp lam=0.02 squared test-fail n=16 seed=1: ValueError: bad data | see the log" in summary
+
+
+def test_study_with_every_run_failed_still_reports(study, tmp_path, capsys):
+    from lipconv.rates import METHOD_RUNNERS
+
+    def always_fails(X, y, *, lam, loss, seed):
+        raise RuntimeError("solver down")
+
+    METHOD_RUNNERS["test-down"] = always_fails
+    out = tmp_path / "out"
+    try:
+        assert study.main(["--problems", "cube:m=1", "--n", "16", "32", "--seeds", "1", "--jobs", "1", "--backend",
+                           "sequential", "--method", "test-down", "--out", str(out), "--no-progress"]) == 0
+    finally:
+        del METHOD_RUNNERS["test-down"]
+    summary = (out / "summary.md").read_text()
+    assert "Runs: 2 (2 failed)" in summary and "RuntimeError: solver down" in summary

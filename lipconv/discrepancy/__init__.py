@@ -1,8 +1,8 @@
 """The discrepancy of seed 000, Lemma 4.10: W1(rho_n, rho), its bound and the sharp rates."""
 from ._bounds import discrepancy_bound, sharp_exponent, sharp_rate, theory_exponent
-from ._wasserstein import DEFAULT_OT_NODES, W1Result, quadrature_bias, wasserstein1
+from ._wasserstein import DEFAULT_MIN_POINTS, W1Result, wasserstein1
 
 __all__ = [
-    "wasserstein1", "W1Result", "quadrature_bias", "DEFAULT_OT_NODES",
+    "wasserstein1", "W1Result", "DEFAULT_MIN_POINTS",
     "discrepancy_bound", "sharp_rate", "theory_exponent", "sharp_exponent",
 ]

@@ -291,13 +291,17 @@ class Manifold(ABC):
                       max_evals: int = 2_000_000):
         r"""A certified bracket :math:`[lo, hi] \ni \max_M |f|` for an L-Lipschitz function f on M.
 
-        Branch and bound over the cells of the parameter box: a cell's bound is the largest
-        :math:`|f|` at its corners plus :math:`L\, r` (r its covering radius in ambient units,
-        :meth:`_cell_radius`), since every point of the cell is within r of a corner; lo is the largest
-        value found. Cells whose bound is at most lo cannot hold the maximum and are dropped; the rest
-        are halved along every axis, until the largest bound is within ``rtol`` of lo (or
-        ``max_evals`` evaluations are spent). The first grid (about ``N0`` corners) holds both ends of
-        every non-periodic axis (the boundary of M: faces, edges, corners) and, along the first
+        Branch and bound over the cells of the parameter box: a cell's bound is :math:`|f|` at its
+        centre plus :math:`L\, r` (r its radius from the centre in ambient units, :meth:`_cell_radius`:
+        every point of the cell is within half a step of the centre in every parameter); lo is the
+        largest value found. Cells whose bound is at most lo cannot hold the maximum and are dropped; the rest
+        are halved along every axis, until the largest bound is within ``rtol`` of lo or the next split
+        would spend more than ``max_evals`` evaluations in all; when the budget cannot split every open
+        cell, those with the largest bounds are split (best first), so that hi falls as far as the
+        budget allows. hi is always the largest bound of all cells, the open ones and those closed
+        on the way (a closed cell's bound is at most (1 + rtol) lo of its time): a certified upper bound
+        whatever the budget; the budget only decides how close it comes to lo. The first grid (about
+        ``N0`` corners) holds both ends of every non-periodic axis (the boundary of M: faces, edges, corners) and, along the first
         parameter, the values where the label coordinate t equals each of ``t_extra`` (kinks).
 
         Parameters
@@ -324,38 +328,53 @@ class Manifold(ABC):
                 extra = np.concatenate([np.atleast_1d(v) for v in self._label_param(np.asarray(t_extra, dtype=float))])
                 ax = np.unique(np.concatenate([ax, extra[(extra >= plo[0]) & (extra <= phi[0])]]))
             axes.append(ax)
-        cache: dict = {}
+        evals = 0
 
         def values(P):
-            key = [tuple(np.round(r, 15)) for r in P]
-            todo = [i for i, k in enumerate(key) if k not in cache]
-            if todo:
-                x = self._clip(self.embed(self._from_param(P[todo])))
-                v = np.asarray(f(x), dtype=float).reshape(len(todo), -1)
-                for i, val in zip(todo, np.linalg.norm(v, axis=1)):
-                    cache[key[i]] = float(val)
-            return np.array([cache[k] for k in key])
+            """|f| at parameter points P (rows)."""
+            nonlocal evals
+            x = self._clip(self.embed(self._from_param(P)))
+            v = np.asarray(f(x), dtype=float).reshape(P.shape[0], -1)
+            evals += P.shape[0]
+            return np.linalg.norm(v, axis=1)
 
+        # The first grid's nodes (boundary and kinks included) seed lo; then every cell is judged by
+        # its centre, from which each of its points is within _cell_radius (half steps in every
+        # parameter), so that every cell costs one new evaluation and none is repeated.
+        grid = np.stack(np.meshgrid(*[a if not periodic[i] else a[:-1] for i, a in enumerate(axes)], indexing="ij"),
+                        axis=-1).reshape(-1, self.m)
+        lo = float(values(grid).max(initial=0.0))
         cell_lo = np.stack(np.meshgrid(*[a[:-1] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
         cell_hi = np.stack(np.meshgrid(*[a[1:] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
-        corners = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
-        lo = 0.0
+        halves = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
+        v = values(0.5 * (cell_lo + cell_hi))
+        lo = max(lo, float(v.max(initial=0.0)))
+        ub = v + L * self.scale * self._cell_radius(cell_lo, cell_hi)
+        children = halves.shape[0]
+        closed = 0.0  # the largest bound of the cells closed so far (they stay part of hi)
         while True:
-            C = cell_lo.shape[0]
-            pts = (cell_lo[:, None, :] + corners[None, :, :] * (cell_hi - cell_lo)[:, None, :]).reshape(-1, self.m)
-            v = values(pts).reshape(C, -1).max(axis=1)
-            lo = max(lo, float(v.max(initial=0.0)))
-            ub = v + L * self.scale * self._cell_radius(cell_lo, cell_hi)
-            hi = float(ub.max(initial=lo))
+            hi = max(float(ub.max(initial=0.0)), closed, lo)  # over every cell, open or closed
             keep = ub > lo * (1.0 + rtol)
-            if not keep.any() or len(cache) >= max_evals:
-                return lo, max(hi, lo), len(cache)
-            cell_lo, cell_hi = cell_lo[keep], cell_hi[keep]
-            mid = 0.5 * (cell_lo + cell_hi)
-            halves = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
-            new_lo = np.where(halves[None, :, :] == 0, cell_lo[:, None, :], mid[:, None, :]).reshape(-1, self.m)
-            new_hi = np.where(halves[None, :, :] == 0, mid[:, None, :], cell_hi[:, None, :]).reshape(-1, self.m)
-            cell_lo, cell_hi = new_lo, new_hi
+            closed = max(closed, float(ub[~keep].max(initial=0.0)))
+            cell_lo, cell_hi, ub = cell_lo[keep], cell_hi[keep], ub[keep]
+            room = (max_evals - evals) // children
+            if not keep.any() or room < 1:
+                return lo, hi, evals
+            # Best first: when the budget cannot split every open cell, split those with the largest
+            # bounds (they decide hi); the others stay open with their bounds.
+            split = np.argsort(-ub, kind="stable")[:room] if room < ub.size else np.arange(ub.size)
+            rest = np.ones(ub.size, dtype=bool)
+            rest[split] = False
+            slo, shi = cell_lo[split], cell_hi[split]
+            mid = 0.5 * (slo + shi)
+            new_lo = np.where(halves[None, :, :] == 0, slo[:, None, :], mid[:, None, :]).reshape(-1, self.m)
+            new_hi = np.where(halves[None, :, :] == 0, mid[:, None, :], shi[:, None, :]).reshape(-1, self.m)
+            v = values(0.5 * (new_lo + new_hi))
+            lo = max(lo, float(v.max(initial=0.0)))
+            new_ub = v + L * self.scale * self._cell_radius(new_lo, new_hi)
+            cell_lo = np.concatenate([cell_lo[rest], new_lo])
+            cell_hi = np.concatenate([cell_hi[rest], new_hi])
+            ub = np.concatenate([ub[rest], new_ub])
 
     # --- helpers ---------------------------------------------------------------------------------
 

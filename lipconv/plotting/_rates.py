@@ -6,12 +6,15 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_rate", "plot_rates"]
+__all__ = ["plot_rate", "plot_rates", "plot_theorem", "plot_panel", "plot_study"]
 
 _TITLES = {
     "w1": r"$W_1(\rho_n, \rho)$ (Lemma 4.10)",
-    "l2sq": r"$\int |u_n - u^\lambda|^2 \rho$ (Theorem 4.8)",
-    "linf": r"$\sup_M |u_n - u^\lambda|$ (Corollary 4.9)",
+    "l2sq": r"$\int |u_n - u^\lambda|^2 \rho$, worst extension (Theorem 4.8)",
+    "l2sq_midpoint": r"$\int |u_n - u^\lambda|^2 \rho$, midpoint extension",
+    "l2sq_samples": r"$\frac{1}{n}\sum_i |u_n(x_i) - u^\lambda(x_i)|^2$ (at the samples)",
+    "linf_lo": r"$\sup_M |u_n - u^\lambda|$, lower end of the bracket (Corollary 4.9)",
+    "linf_hi": r"$\sup_M |u_n - u^\lambda|$, upper end of the bracket (Corollary 4.9)",
     "excess_J": r"$J[u_n] - J[u^\lambda]$",
     "gap_Jn": r"$|J_n[u_n] - J[u^\lambda]|$",
 }
@@ -31,7 +34,7 @@ def _rate_shapes(quantity: str, n: np.ndarray, m: int) -> tuple[np.ndarray, np.n
     from ..discrepancy import discrepancy_bound, sharp_rate
 
     theory, sharp = discrepancy_bound(n, m), sharp_rate(n, m)
-    if quantity == "linf":
+    if quantity in ("linf_lo", "linf_hi"):
         return theory ** (1.0 / (m + 2)), sharp ** (1.0 / (m + 2))
     return theory, sharp
 
@@ -113,3 +116,116 @@ def plot_rates(df, fits, directory: str, *, quantities=None, ext: str = "png") -
 
     quantities = [q for q in QUANTITIES if q in df.columns] if quantities is None else list(quantities)
     return [plot_rate(df, fits, q, os.path.join(directory, f"rate_{q}.{ext}")) for q in quantities]
+
+
+# The figure of each theorem: (file stem, quantity, theorem, y label).
+THEOREM_FIGURES = (
+    ("theorem_w1", "w1", "Lemma 4.10", r"$W_1(\rho_n, \rho)$ (bracket midpoint)"),
+    ("theorem_l2sq", "l2sq", "Theorem 4.8", r"$\|u_n - u^\lambda\|^2_{L^2(\rho)}$, worst extension"),
+    ("theorem_linf", "linf_hi", "Corollary 4.9", r"$\sup_M |u_n - u^\lambda|$ (upper end of the bracket)"),
+)
+
+
+def _fit_of(fits, key, quantity):
+    from ..rates import GROUP_COLUMNS
+
+    if fits is None or len(fits) == 0:
+        return None
+    sel = fits[(fits["quantity"] == quantity) & np.logical_and.reduce([fits[c] == v for c, v in zip(GROUP_COLUMNS, key)])]
+    return sel.iloc[0] if len(sel) and np.isfinite(float(sel["slope"].iloc[0])) else None
+
+
+def plot_theorem(df, fits, quantity: str, path: str, *, title: str = "", groups=None) -> str:
+    r"""All problems of a sweep on shared log-log axes for one quantity: the mean over seeds with a
+    10-90 % band, the measured slope and its interval in the legend, and beside each curve a dashed
+    guide with the theorem's exponent (:func:`lipconv.rates.theorem_exponents`, logs ignored), anchored
+    at the curve's first mean. ``groups`` filters the problem groups (a predicate on their key dict)."""
+    from ..rates import GROUP_COLUMNS, group_name, theorem_exponents
+
+    plt = _pyplot()
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    drawn = 0
+    for i, (key, g) in enumerate(ok.groupby(list(GROUP_COLUMNS), sort=True)):
+        info = dict(zip(GROUP_COLUMNS, key))
+        if groups is not None and not groups(info):
+            continue
+        g = g[np.isfinite(g[quantity].to_numpy(dtype=float)) & (g[quantity] > 0)]
+        if g["n"].nunique() < 1:
+            continue
+        stats = g.groupby("n")[quantity].agg(["mean", lambda s: s.quantile(0.1), lambda s: s.quantile(0.9)])
+        n = stats.index.to_numpy(dtype=float)
+        mean = stats.iloc[:, 0].to_numpy()
+        color = f"C{drawn % 10}"
+        f = _fit_of(fits, key, quantity)
+        label = group_name(info)
+        if f is not None:
+            label += f": slope {f['slope']:+.2f} [{f['ci_low']:+.2f}, {f['ci_high']:+.2f}]"
+        ax.fill_between(n, stats.iloc[:, 1], stats.iloc[:, 2], color=color, alpha=0.15, lw=0)
+        ax.loglog(n, mean, "o-", color=color, ms=4, label=label)
+        theory, _ = theorem_exponents(quantity, int(info["m"]))
+        if np.isfinite(theory) and len(n) > 1:
+            ax.loglog(n, mean[0] * (n / n[0]) ** theory, "--", color=color, lw=0.9, alpha=0.7)
+        drawn += 1
+    if not drawn:
+        plt.close(fig)
+        raise ValueError(f"df has no successful rows to plot for {quantity!r}")
+    ax.plot([], [], "k--", lw=0.9, label="theorem exponent (dashed, anchored at n_min)")
+    ax.set_xlabel("n")
+    ax.set_ylabel(_TITLES.get(quantity, quantity))
+    ax.set_title(title or _TITLES.get(quantity, quantity), fontsize=10)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    ax.legend(fontsize=6.5, loc="lower left", framealpha=0.8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_panel(df, fits, path: str, *, curved: str = "curved_torus", full=("cube", 4)) -> str:
+    """The manifold-hypothesis panel: W1 and the worst L2 error of the curved m = 2 problem at every
+    d beside the full-dimensional cube (m = 4 by default), two axes side by side."""
+    from ..rates import GROUP_COLUMNS, group_name
+
+    plt = _pyplot()
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, quantity in zip(axes, ("w1", "l2sq")):
+        drawn = 0
+        for key, g in ok.groupby(list(GROUP_COLUMNS), sort=True):
+            info = dict(zip(GROUP_COLUMNS, key))
+            is_full = info["manifold"] == full[0] and int(info["m"]) == full[1]
+            if info["manifold"] != curved and not is_full:
+                continue
+            stats = g.groupby("n")[quantity].mean()
+            f = _fit_of(fits, key, quantity)
+            label = group_name(info) + (f": {f['slope']:+.3f} [{f['ci_low']:+.3f}, {f['ci_high']:+.3f}]" if f is not None else "")
+            ax.loglog(stats.index, stats.to_numpy(), "s--" if is_full else "o-", color="k" if is_full else f"C{drawn}",
+                      label=label, ms=4)
+            drawn += 1
+        ax.set_xlabel("n")
+        ax.set_title(_TITLES.get(quantity, quantity), fontsize=9)
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.legend(fontsize=7, loc="lower left")
+    fig.suptitle("Manifold hypothesis: the m = 2 torus bent into R^d (colours) vs full-dimensional data (black)",
+                 fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_study(df, fits, directory: str, *, ext: str = "png") -> list[str]:
+    """The study's figures: one per theorem (:data:`THEOREM_FIGURES`, all problems on shared axes)
+    and, when the table holds the curved torus, the panel (:func:`plot_panel`). Returns the paths."""
+    paths = []
+    for stem, quantity, theorem, _ in THEOREM_FIGURES:
+        if quantity in df.columns:
+            paths.append(plot_theorem(df, fits, quantity, os.path.join(directory, f"{stem}.{ext}"),
+                                      title=f"{theorem}: {_TITLES.get(quantity, quantity)}"))
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    if (ok["manifold"] == "curved_torus").any():
+        paths.append(plot_panel(df, fits, os.path.join(directory, f"panel.{ext}")))
+    return paths

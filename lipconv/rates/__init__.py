@@ -2,13 +2,14 @@
 from ._fit import GROUP_COLUMNS, QUANTITIES, SlopeFit, fit_rate, fit_slope, theorem_exponents
 from ._methods import METHOD_RUNNERS, convex_runner, get_runner
 from ._metrics import error_metrics, theorem_bounds
-from ._problems import LABELS, MANIFOLDS, Problem, make_label, make_manifold, make_problem
-from ._sweep import BACKENDS, COLUMNS, SETTING_COLUMNS, SweepConfig, plan_runs, read_results, run_sweep
+from ._report import group_name, summary_markdown
+from ._problems import LABELS, MANIFOLDS, Problem, make_label, make_manifold, make_problem, problem_name
+from ._sweep import BACKENDS, COLUMNS, SETTING_COLUMNS, SweepConfig, parse_problem, plan_runs, read_results, run_sweep
 
 __all__ = [
-    "SweepConfig", "run_sweep", "read_results", "plan_runs", "COLUMNS", "SETTING_COLUMNS", "BACKENDS",
+    "SweepConfig", "run_sweep", "read_results", "plan_runs", "parse_problem", "COLUMNS", "SETTING_COLUMNS", "BACKENDS",
     "fit_slope", "fit_rate", "SlopeFit", "theorem_exponents", "QUANTITIES", "GROUP_COLUMNS",
-    "error_metrics", "theorem_bounds",
+    "error_metrics", "theorem_bounds", "summary_markdown", "group_name",
     "METHOD_RUNNERS", "get_runner", "convex_runner",
-    "Problem", "make_problem", "make_manifold", "make_label", "MANIFOLDS", "LABELS",
+    "Problem", "make_problem", "make_manifold", "make_label", "problem_name", "MANIFOLDS", "LABELS",
 ]

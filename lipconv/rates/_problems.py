@@ -1,4 +1,15 @@
-r"""Problems of a rate sweep: a manifold, a label, and the continuum reference u^lambda on a quadrature."""
+r"""Problems of a rate sweep: a manifold, a label, a loss and lam, with the continuum reference
+:math:`u^\lambda` of seed 000, eq. (4.4).
+
+A reference is *exact* when it is a function of the label coordinate t that can be evaluated at any
+point of M: the closed forms on the flat cube (uniform density, squared loss, ramp or step labels,
+any m, lifted from one dimension; DESIGN.md) and the reflection references on the sphere, circle and
+tori (uniform density, squared loss, odd labels; :func:`lipconv.continuum.reflection_reference`).
+Errors are then measured anywhere on M (stratified samples, a certified sup;
+:func:`lipconv.rates.error_metrics`). Otherwise the reference is a fine-quadrature continuum solve
+(:func:`lipconv.continuum.continuum_minimizer`) known on its nodes only, where the errors are
+measured, beside the solve's own error estimate.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,7 +18,7 @@ import numpy as np
 
 from .._validation import check_int, check_positive
 
-__all__ = ["MANIFOLDS", "LABELS", "Problem", "make_manifold", "make_label", "make_problem"]
+__all__ = ["MANIFOLDS", "LABELS", "Problem", "make_manifold", "make_label", "make_problem", "problem_name"]
 
 # name -> (constructor, intrinsic dimension or None when m is free, minimal ambient dimension)
 MANIFOLDS = {
@@ -15,6 +26,7 @@ MANIFOLDS = {
     "circle": ("Circle", 1, 2),
     "sphere": ("Sphere", 2, 3),
     "torus": ("Torus", 2, 4),
+    "curved_torus": ("CurvedTorus", 2, 4),
 }
 LABELS = ("ramp", "step", "smooth")
 _DEFAULT_DELTA = 0.5
@@ -33,11 +45,8 @@ def intrinsic_dim(name: str, m: int) -> int:
 
 
 def make_manifold(name: str, m: int, d: int | None = None, *, density: str = "uniform"):
-    """The manifold ``name`` ("cube", "circle", "sphere", "torus") with frame seed 0.
-
-    ``d=None`` takes the smallest ambient dimension (m for the cube). The frame is fixed (seed 0):
-    a sweep varies the data, not the embedding.
-    """
+    """The manifold ``name`` with frame seed 0; ``d=None`` takes the smallest ambient dimension
+    (m for the cube). The frame is fixed: a sweep varies the data, not the embedding."""
     from .. import manifolds
 
     cls_name, fixed_m, min_d = MANIFOLDS[check_manifold_name(name)]
@@ -66,9 +75,14 @@ def make_label(spec: str):
     return manifolds.step_label() if name == "step" else manifolds.smooth_label()
 
 
+def problem_name(manifold: str, m: int, d: int) -> str:
+    """A short name of the problem: "cube m=2 d=3", "sphere d=3"."""
+    return f"{manifold} m={m} d={d}" if MANIFOLDS[manifold][1] is None else f"{manifold} d={d}"
+
+
 @dataclass(frozen=True)
 class Problem:
-    r"""A manifold, a label, lam and a loss, with :math:`u^\lambda` on a quadrature of rho.
+    r"""A manifold, a label, lam and a loss, with the continuum minimizer :math:`u^\lambda`.
 
     Attributes
     ----------
@@ -77,26 +91,23 @@ class Problem:
     density : str
     lam : float
         Ambient regularization weight.
-    nodes : ndarray, shape (N, d)
-        Quadrature nodes on which errors are measured.
-    weights : ndarray, shape (N,)
-    labels : ndarray, shape (N,) or (N, k)
-        y at the nodes.
-    u_ref : ndarray, shape (N,) or (N, k)
-        :math:`u^\lambda` at the nodes.
+    exact : bool
+        Whether :meth:`u_ref` evaluates :math:`u^\lambda` at any point (then ``kinks`` holds the
+        t-values of its kinks); else it is known on ``nodes`` only.
     J_ref : float
-        :math:`J[u^\lambda]` (exact when ``ref_kind == "exact"``).
-    J_ref_quad : float
-        The quadrature value :math:`\sum_i w_i \ell(u^\lambda_i, y_i) + \lambda \mathrm{Lip}(u^\lambda)` on
-        the same nodes as the errors, so that :math:`J[u_n] - J[u^\lambda]` shares the quadrature.
+        :math:`J[u^\lambda]`.
     lipschitz_ref : float
         Ambient Lipschitz constant of :math:`u^\lambda`.
     theta : float
         Strong-convexity constant of the loss (seed 000, eq. (4.5)).
     ref_kind : str
-        "exact" (closed form, flat cube) or "quadrature" (fine-quadrature continuum solve).
+        "closed-form" (flat cube), "reflection" (reflection symmetry) or "quadrature".
     ref_err_sup, ref_err_J : float
-        Quadrature-error estimates of the reference (0 for exact references).
+        Error estimates of the reference (sup of u, and J).
+    kinks : tuple of float
+        t-values where :math:`u^\lambda` (or the label) has a kink.
+    nodes, weights, labels, u_nodes : ndarray
+        For quadrature references: the solve's nodes, weights, labels and values.
     """
 
     manifold_name: str
@@ -106,17 +117,19 @@ class Problem:
     label_spec: str
     lam: float
     loss: str
-    nodes: np.ndarray = field(repr=False)
-    weights: np.ndarray = field(repr=False)
-    labels: np.ndarray = field(repr=False)
-    u_ref: np.ndarray = field(repr=False)
+    exact: bool
     J_ref: float
-    J_ref_quad: float
     lipschitz_ref: float
     theta: float
     ref_kind: str
     ref_err_sup: float
     ref_err_J: float
+    kinks: tuple = ()
+    reference: object = field(default=None, repr=False, compare=False)
+    nodes: np.ndarray | None = field(default=None, repr=False, compare=False)
+    weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    u_nodes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def manifold(self):
         return make_manifold(self.manifold_name, self.m, self.d, density=self.density)
@@ -124,19 +137,27 @@ class Problem:
     def label(self):
         return make_label(self.label_spec)
 
+    def u_ref(self, x) -> np.ndarray:
+        """:math:`u^\\lambda` at ambient points x of M (exact references only)."""
+        if not self.exact:
+            raise ValueError(f"u_ref needs an exact reference, got ref_kind {self.ref_kind!r}")
+        return self.reference.u(self.manifold().coordinate(x))
+
 
 def make_problem(manifold_name: str, m: int, *, d=None, density="uniform", label="ramp", lam, loss="squared",
-                 n_error: int = 8192, n_reference: int = 1024) -> Problem:
+                 n_reference: int = 1024) -> Problem:
     r"""Build a :class:`Problem` and its continuum reference :math:`u^\lambda` (seed 000, eq. (4.4)).
 
-    On the flat cube with the uniform density, the squared loss and ramp or step labels the
-    reference is the closed form of :mod:`lipconv.continuum` (``ramp_reference``/``step_reference``,
-    lam converted with the cube's scale), evaluated on the ``n_error``-point quadrature of the cube.
-    Otherwise it is :func:`lipconv.continuum.continuum_minimizer` on the ``n_reference``-point
-    quadrature, whose nodes are then also the nodes on which errors are measured, and whose
-    quadrature-error estimates are recorded.
+    * Flat cube, uniform density, squared loss, ramp or step labels: the closed forms of
+      :mod:`lipconv.continuum` (``ramp_reference``/``step_reference``, lam converted with the cube's
+      scale), any m.
+    * A manifold with a coordinate law (sphere, circle, tori; :attr:`Manifold.coordinate_law`),
+      uniform density, squared loss, and an odd label: the reflection reference
+      (:func:`lipconv.continuum.reflection_reference`).
+    * Otherwise: :func:`lipconv.continuum.continuum_minimizer` on the ``n_reference``-point
+      quadrature, whose nodes are then the nodes on which errors are measured.
     """
-    from ..continuum import continuum_minimizer, ramp_reference, step_reference
+    from ..continuum import continuum_minimizer, ramp_reference, reflection_reference, step_reference
     from ..losses import get_loss
 
     lam = check_positive(lam, "lam")
@@ -144,26 +165,41 @@ def make_problem(manifold_name: str, m: int, *, d=None, density="uniform", label
     manifold = make_manifold(manifold_name, m, d, density=density)
     lab = make_label(label)
     name = str(label).partition(":")[0]
-    exact = (manifold_name == "cube" and density == "uniform" and loss_obj.name == "squared"
-             and name in ("ramp", "step"))
-    if exact:
+    common = dict(manifold_name=manifold_name, m=manifold.m, d=manifold.d, density=density, label_spec=str(label),
+                  lam=lam, loss=loss_obj.name, theta=float(loss_obj.theta))
+    squared_uniform = density == "uniform" and loss_obj.name == "squared"
+    if squared_uniform and manifold_name == "cube" and name in ("ramp", "step"):
         ref = (ramp_reference(lam, lab.params["delta"], manifold.m, scale=manifold.scale) if name == "ramp"
                else step_reference(lam, manifold.m, scale=manifold.scale))
-        nodes, weights = manifold.quadrature(check_int(n_error, "n_error", minimum=2))
-        t = manifold.coordinate(nodes)
-        y, u = lab(t), ref.u(t)
-        J_ref, lip_ref, kind, err_sup, err_J = ref.value, ref.lipschitz, "exact", 0.0, 0.0
-    else:
-        sol = continuum_minimizer(manifold, lab, lam=lam, loss=loss_obj,
-                                  N=check_int(n_reference, "n_reference", minimum=4))
-        nodes, weights, y, u = sol.nodes, sol.weights, sol.labels, sol.values
-        J_ref, lip_ref, kind = sol.objective, sol.lipschitz, "quadrature"
-        err_sup, err_J = sol.error_sup, sol.error_objective
-    J_quad = float(weights @ loss_obj.value(u, y) + lam * lip_ref)
-    return Problem(
-        manifold_name=manifold_name, m=manifold.m, d=manifold.d, density=density, label_spec=str(label),
-        lam=lam, loss=loss_obj.name, nodes=nodes, weights=weights, labels=y, u_ref=u, J_ref=float(J_ref),
-        J_ref_quad=J_quad, lipschitz_ref=float(lip_ref), theta=float(loss_obj.theta), ref_kind=kind,
-        ref_err_sup=float(err_sup), ref_err_J=float(err_J),
-    )
+        return Problem(**common, exact=True, J_ref=float(ref.value), lipschitz_ref=float(ref.lipschitz),
+                       ref_kind="closed-form", ref_err_sup=0.0, ref_err_J=0.0, kinks=_kinks(ref, lab),
+                       reference=ref)
+    if squared_uniform and getattr(manifold, "coordinate_law", None) is not None:
+        try:
+            ref = reflection_reference(manifold, lab, lam=lam)
+        except ValueError:
+            ref = None
+        if ref is not None:
+            return Problem(**common, exact=True, J_ref=float(ref.value), lipschitz_ref=float(ref.lipschitz),
+                           ref_kind="reflection", ref_err_sup=float(ref.error_slope),
+                           ref_err_J=float(ref.error_value), kinks=_kinks(ref, lab), reference=ref)
+    sol = continuum_minimizer(manifold, lab, lam=lam, loss=loss_obj, N=check_int(n_reference, "n_reference", minimum=4))
+    return Problem(**common, exact=False, J_ref=float(sol.objective), lipschitz_ref=float(sol.lipschitz),
+                   ref_kind="quadrature", ref_err_sup=float(sol.error_sup), ref_err_J=float(sol.error_objective),
+                   nodes=sol.nodes, weights=sol.weights, labels=sol.labels, u_nodes=sol.values)
 
+
+def _kinks(ref, label) -> tuple:
+    """t-values of the kinks of an exact reference u(t): where its slope jumps on a fine grid of t
+    (the clip points of u and of the label), located to the grid's resolution (they only seed the
+    certified sup's first grid, which is rigorous wherever its nodes are)."""
+    t = np.linspace(-1.0, 1.0, 40001)
+    u = np.asarray(ref.u(t), dtype=float).reshape(t.size, -1)
+    second = np.abs(np.diff(u, 2, axis=0)).max(axis=1)
+    scale = max(float(np.abs(np.diff(u, axis=0)).max()), 1e-300)
+    idx = np.flatnonzero(second > 1e-3 * scale) + 1
+    kinks = sorted({round(float(t[i]), 6) for i in idx})
+    delta = label.params.get("delta") if hasattr(label, "params") else None
+    if delta is not None:
+        kinks = sorted(set(kinks) | {float(delta), -float(delta)})
+    return tuple(kinks)

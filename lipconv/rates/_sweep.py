@@ -15,21 +15,27 @@ import numpy as np
 from .._validation import check_int, check_positive
 from ._methods import get_runner
 from ._metrics import error_metrics, theorem_bounds
-from ._problems import MANIFOLDS, check_manifold_name, intrinsic_dim, make_label, make_manifold, make_problem
+from ._problems import (
+    MANIFOLDS, check_manifold_name, intrinsic_dim, make_label, make_manifold, make_problem, problem_name,
+)
 
-__all__ = ["SweepConfig", "run_sweep", "read_results", "plan_runs", "COLUMNS", "SETTING_COLUMNS", "BACKENDS"]
+__all__ = ["SweepConfig", "run_sweep", "read_results", "plan_runs", "parse_problem", "COLUMNS", "SETTING_COLUMNS",
+           "BACKENDS"]
 
 BACKENDS = ("loky", "threading", "sequential", "dask")
 
 KEY_COLUMNS = ("manifold", "m", "d", "density", "n", "seed", "lam", "loss", "label", "method")
 # Settings that change the numbers of a row without being part of its key: every row records them,
 # and a CSV is only resumed with the same values (see run_sweep).
-SETTING_COLUMNS = ("n_error", "n_reference", "n_ot", "lipconv_version")
+SETTING_COLUMNS = ("l2_rtol", "sup_rtol", "sup_evals", "n_reference", "lipconv_version")
 RESULT_COLUMNS = (
-    "status", "w1", "w1_bias", "w1_method", "l2sq", "linf", "J_un", "J_n", "J_ref", "J_ref_quad",
-    "excess_J", "gap_Jn", "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
-    "ref_kind", "ref_err_sup", "ref_err_J", "n_nodes", "solver_method", "max_violation", "relative_gap", "solve_time",
-    "run_time", "error", "run_key",
+    "status", "w1", "w1_lo", "w1_hi", "w1_rel_width", "w1_method",
+    "l2sq", "l2sq_se", "l2sq_rel_se", "l2sq_worst", "l2sq_midpoint", "l2sq_mcshane", "l2sq_whitney",
+    "l2sq_samples", "n_error", "linf_lo", "linf_hi", "linf_mid_lo", "linf_mid_hi", "sup_evals_used",
+    "J_un", "J_n", "J_ref", "excess_J", "excess_J_se", "gap_Jn", "lemma412",
+    "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
+    "ref_kind", "ref_err_sup", "ref_err_J", "solver_method", "max_violation", "relative_gap",
+    "solve_time", "w1_time", "metrics_time", "run_time", "error", "run_key",
 )
 COLUMNS = KEY_COLUMNS + SETTING_COLUMNS + RESULT_COLUMNS
 _EOL = "\r\n"  # the csv module's (excel dialect) record terminator
@@ -48,10 +54,16 @@ class SweepConfig:
 
     Attributes
     ----------
+    problems : tuple of str, optional
+        Problems as "<manifold>[:m=<m>][:d=<d>]" (e.g. "cube:m=2", "sphere", "curved_torus:d=8",
+        "cube:m=4:d=4"); m for the cube only, d the ambient dimension (default the smallest). When
+        None, the product of ``manifolds``, ``ms`` and ``ds``.
     manifolds : tuple of str
-        Names from ``MANIFOLDS``: "cube", "circle", "sphere", "torus".
+        Names from ``MANIFOLDS``: "cube", "circle", "sphere", "torus", "curved_torus".
     ms : tuple of int
         Intrinsic dimensions of the cube (ignored by the others, whose m is fixed).
+    ds : tuple of int or None
+        Ambient dimensions (None: the smallest, m for the cube); with ``problems`` None.
     ns : tuple of int
         Sample sizes, each >= 2.
     seeds : tuple of int
@@ -66,19 +78,20 @@ class SweepConfig:
         Keys of :data:`lipconv.rates.METHOD_RUNNERS` ("convex", "pairs", "cutting-plane", ...).
     output : str
         Path of the CSV; finished rows there are not redone (see :func:`run_sweep` for when it resumes).
-    d : int or None
-        Ambient dimension (None: the smallest, m for the cube).
     density : str
         "uniform" or "linear".
     n_caps : dict
-        Largest n per problem, keyed "cube:m=<m>" or "<manifold>" (a cost-dependent grid). Caps
-        select runs and never change a row, so they are not recorded.
-    n_error : int
-        Quadrature size on which errors are measured for exact references.
+        Largest n per problem, keyed by :func:`lipconv.rates.problem_name` (a cost-dependent grid).
+        Caps select runs and never change a row, so they are not recorded.
+    l2_rtol : float
+        Target of the L2 error's relative standard error (reached at half, for margin) and of the
+        W1 bracket's relative width (:func:`lipconv.rates.error_metrics`).
+    sup_rtol : float
+        Target relative width of the sup brackets.
+    sup_evals : int
+        Evaluation budget of each sup bracket.
     n_reference : int
-        Quadrature size of fine-quadrature references (curved manifolds, other losses/labels).
-    n_ot : int
-        Quadrature size of the optimal-transport W1 (m >= 2 and the circle).
+        Quadrature size of fine-quadrature references (other densities, losses or labels).
     n_jobs : int
         Parallel workers (joblib). This and the settings below decide how the runs are executed,
         never what a row holds, so they may change between the sessions of one CSV.
@@ -90,8 +103,10 @@ class SweepConfig:
         Show a tqdm progress bar.
     """
 
+    problems: tuple | None = None
     manifolds: tuple = ("cube",)
     ms: tuple = (1,)
+    ds: tuple = (None,)
     ns: tuple = (64, 128, 256)
     seeds: tuple = tuple(range(10))
     lams: tuple = (0.02,)
@@ -99,12 +114,12 @@ class SweepConfig:
     labels: tuple = ("ramp",)
     methods: tuple = ("convex",)
     output: str = "rates.csv"
-    d: int | None = None
     density: str = "uniform"
     n_caps: dict = field(default_factory=dict)
-    n_error: int = 8192
+    l2_rtol: float = 0.05
+    sup_rtol: float = 0.05
+    sup_evals: int = 400_000
     n_reference: int = 1024
-    n_ot: int = 4096
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
@@ -118,16 +133,23 @@ class SweepConfig:
 
         put("manifolds", _tuple(self.manifolds, "manifolds", check_manifold_name))
         put("ms", _tuple(self.ms, "ms", lambda v: check_int(v, "m", minimum=1)))
+        put("ds", tuple(None if v is None else check_int(v, "d", minimum=1) for v in (self.ds or (None,))))
+        if self.problems is None:
+            specs = [(name, m, d) for name in self.manifolds for m in (self.ms if MANIFOLDS[name][1] is None
+                     else (intrinsic_dim(name, 1),)) for d in self.ds]
+        else:
+            specs = [parse_problem(p) for p in _tuple(self.problems, "problems", str)]
+        put("problems", tuple(dict.fromkeys((n, m, make_manifold(n, m, d).d) for n, m, d in specs)))
         put("ns", _tuple(self.ns, "ns", lambda v: check_int(v, "n", minimum=2)))
         put("seeds", _tuple(self.seeds, "seeds", lambda v: check_int(v, "seed", minimum=0)))
         put("lams", _tuple(self.lams, "lams", lambda v: check_positive(v, "lam")))
         put("losses", _tuple(self.losses, "losses", lambda v: get_loss(v).name))
         put("labels", _tuple(self.labels, "labels", _check_label))
         put("methods", _tuple(self.methods, "methods", _check_method))
-        if self.d is not None:
-            put("d", check_int(self.d, "d", minimum=1))
-        for name in ("n_error", "n_reference", "n_ot"):
-            put(name, check_int(getattr(self, name), name, minimum=4))
+        put("n_reference", check_int(self.n_reference, "n_reference", minimum=4))
+        put("sup_evals", check_int(self.sup_evals, "sup_evals", minimum=1000))
+        for name in ("l2_rtol", "sup_rtol"):
+            put(name, check_positive(getattr(self, name), name))
         put("n_jobs", check_int(self.n_jobs, "n_jobs", minimum=1))
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
@@ -141,8 +163,8 @@ class SweepConfig:
         put("n_caps", caps)
         if not plan_runs(self):
             raise ValueError(f"the sweep has no run: every n in {self.ns} is above the caps {caps}")
-        for name, m in _problems(self):
-            make_manifold(name, m, self.d, density=self.density)
+        for name, m, d in self.problems:
+            make_manifold(name, m, d, density=self.density)
 
 
 def _check_label(spec) -> str:
@@ -155,20 +177,24 @@ def _check_method(name) -> str:
     return name
 
 
-def _problems(config) -> list[tuple[str, int]]:
-    out = []
-    for name in config.manifolds:
-        ms = config.ms if MANIFOLDS[name][1] is None else (intrinsic_dim(name, 1),)
-        out.extend((name, m) for m in ms)
-    return out
-
-
-def _problem_key(name: str, m: int) -> str:
-    return f"cube:m={m}" if MANIFOLDS[name][1] is None else name
+def parse_problem(spec: str) -> tuple:
+    """(manifold, m, d) of a spec "<manifold>[:m=<m>][:d=<d>]" (d None: the smallest)."""
+    name, *parts = str(spec).split(":")
+    check_manifold_name(name)
+    opts = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key not in ("m", "d") or not value.isdigit():
+            raise ValueError(f"problems must look like 'cube:m=2', 'sphere' or 'curved_torus:d=8', got {spec!r}")
+        opts[key] = int(value)
+    if "m" in opts and MANIFOLDS[name][1] is not None:
+        raise ValueError(f"problem {spec!r}: only the cube takes m (the {name} has m = {MANIFOLDS[name][1]})")
+    m = intrinsic_dim(name, opts.get("m", 1))
+    return name, m, opts.get("d")
 
 
 def _problem_keys(config) -> list[str]:
-    return [_problem_key(name, m) for name, m in _problems(config)]
+    return [problem_name(name, m, d) for name, m, d in config.problems]
 
 
 def run_key(spec: dict) -> str:
@@ -179,11 +205,10 @@ def run_key(spec: dict) -> str:
 def plan_runs(config: SweepConfig) -> list[dict]:
     """Every run of the sweep as a dict of the key columns, in a fixed order."""
     runs = []
-    for (name, m), lam, loss, label, method in itertools.product(
-        _problems(config), config.lams, config.losses, config.labels, config.methods
+    for (name, m, d), lam, loss, label, method in itertools.product(
+        config.problems, config.lams, config.losses, config.labels, config.methods
     ):
-        cap = config.n_caps.get(_problem_key(name, m), math.inf)
-        d = make_manifold(name, m, config.d, density=config.density).d if config.d is None else config.d
+        cap = config.n_caps.get(problem_name(name, m, d), math.inf)
         for n, seed in itertools.product(sorted(config.ns), config.seeds):
             if n <= cap:
                 spec = dict(manifold=name, m=m, d=d, density=config.density, n=n, seed=seed, lam=lam,
@@ -278,8 +303,8 @@ def _settings(config: SweepConfig) -> dict:
     """The values of :data:`SETTING_COLUMNS` for this configuration."""
     from .. import __version__
 
-    return dict(n_error=config.n_error, n_reference=config.n_reference, n_ot=config.n_ot,
-                lipconv_version=__version__)
+    return dict(l2_rtol=config.l2_rtol, sup_rtol=config.sup_rtol, sup_evals=config.sup_evals,
+                n_reference=config.n_reference, lipconv_version=__version__)
 
 
 def _check_settings(path, rows: list[dict], settings: dict) -> None:
@@ -342,15 +367,15 @@ def run_sweep(config: SweepConfig):
     pending.sort(key=lambda r: -r["n"])
     problems = {}
     for r in pending:
-        pkey = (r["manifold"], r["m"], r["lam"], r["loss"], r["label"])
+        pkey = (r["manifold"], r["m"], r["d"], r["lam"], r["loss"], r["label"])
         if pkey not in problems:
             problems[pkey] = make_problem(
-                r["manifold"], r["m"], d=config.d, density=config.density, label=r["label"], lam=r["lam"],
-                loss=r["loss"], n_error=config.n_error, n_reference=config.n_reference,
+                r["manifold"], r["m"], d=r["d"], density=config.density, label=r["label"], lam=r["lam"],
+                loss=r["loss"], n_reference=config.n_reference,
             )
     runners = {name: get_runner(name) for name in config.methods}
     tasks = (
-        delayed(_run_one)(problems[(r["manifold"], r["m"], r["lam"], r["loss"], r["label"])], r,
+        delayed(_run_one)(problems[(r["manifold"], r["m"], r["d"], r["lam"], r["loss"], r["label"])], r,
                           runners[r["method"]], settings)
         for r in pending
     )
@@ -409,33 +434,35 @@ class _backend:
 def _run_one(problem, spec: dict, runner, settings: dict) -> dict:
     """One run: sample, discrepancy, solve, errors. Failures become a row with status 'failed'."""
     from ..discrepancy import wasserstein1
-    from ..losses import get_loss
 
     t0 = time.perf_counter()
     row = {c: spec[c] for c in KEY_COLUMNS}
     row.update(settings)
-    row.update(run_key=spec["run_key"], theta=problem.theta, J_ref=problem.J_ref, J_ref_quad=problem.J_ref_quad,
-               lipschitz_ref=problem.lipschitz_ref, ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup,
-               ref_err_J=problem.ref_err_J, n_nodes=problem.nodes.shape[0], error="")
+    row.update(run_key=spec["run_key"], theta=problem.theta, J_ref=problem.J_ref, lipschitz_ref=problem.lipschitz_ref,
+               ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup, ref_err_J=problem.ref_err_J, error="")
     try:
         manifold = problem.manifold()
         rng = np.random.default_rng([spec["seed"], spec["n"]])
         X = manifold.sample(spec["n"], rng)
         y = problem.label().on(manifold, X)
-        w1 = wasserstein1(X, manifold, N=settings["n_ot"], seed=spec["seed"])
-        row.update(w1=w1.value, w1_bias=w1.bias, w1_method=w1.method)
-        t_solve = time.perf_counter()
+        t = time.perf_counter()
+        w1 = wasserstein1(X, manifold, seed=spec["seed"])
+        row.update(w1=w1.value, w1_lo=w1.lo, w1_hi=w1.hi, w1_rel_width=w1.relative_width, w1_method=w1.method,
+                   w1_time=time.perf_counter() - t)
+        t = time.perf_counter()
         result = runner(X, y, lam=spec["lam"], loss=spec["loss"], seed=spec["seed"])
-        row["solve_time"] = getattr(result, "solve_time", time.perf_counter() - t_solve)
+        row["solve_time"] = getattr(result, "solve_time", time.perf_counter() - t)
         row["solver_method"] = getattr(result, "method", "")
         row["max_violation"] = getattr(result, "max_violation", float("nan"))
         row["relative_gap"] = getattr(result, "relative_gap", float("nan"))
         row["lipschitz"] = float(result.lipschitz)
         row["J_n"] = float(result.objective)
-        pred = np.asarray(result.predict(problem.nodes), dtype=float).reshape(np.shape(problem.u_ref))
-        row.update(error_metrics(pred, problem.u_ref, problem.labels, problem.weights, loss=get_loss(spec["loss"]),
-                                 lam=spec["lam"], lipschitz=row["lipschitz"], J_n=row["J_n"],
-                                 J_ref=problem.J_ref, J_ref_quad=problem.J_ref_quad))
+        t = time.perf_counter()
+        metrics = error_metrics(result, problem, X=X, y=y, seed=spec["seed"], rtol_l2=settings["l2_rtol"],
+                                rtol_sup=settings["sup_rtol"], max_sup_evals=settings["sup_evals"])
+        metrics["sup_evals_used"] = metrics.pop("sup_evals", float("nan"))
+        row.update({k: v for k, v in metrics.items() if k in RESULT_COLUMNS})
+        row["metrics_time"] = time.perf_counter() - t
         row.update(theorem_bounds(spec["n"], problem.m, lam=spec["lam"], J_ref=problem.J_ref, theta=problem.theta,
                                   lipschitz_diff=row["lipschitz"] + problem.lipschitz_ref))
         row["status"] = "ok"
