@@ -199,7 +199,8 @@ def config_from_args(args) -> tuple[SweepConfig, str]:
         problems=problems, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam), losses=tuple(args.loss),
         labels=tuple(args.label), methods=tuple(args.method), density=args.density, n_caps=caps,
         output=os.path.join(out, "rates.csv"), l2_rtol=args.l2_rtol, sup_rtol=args.sup_rtol,
-        sup_evals=args.sup_evals, n_reference=args.n_reference, n_jobs=args.jobs, backend=args.backend,
+        sup_evals=args.sup_evals, n_reference=args.n_reference, run_costs=COST_8192, n_jobs=args.jobs,
+        backend=args.backend,
         scheduler=args.scheduler, progress=not args.no_progress,
     )
     return config, plan

@@ -92,6 +92,10 @@ class SweepConfig:
         Evaluation budget of each sup bracket.
     n_reference : int
         Quadrature size of fine-quadrature references (other densities, losses or labels).
+    run_costs : dict
+        Predicted seconds of a run at n = 8,192 and the exponent a of cost ~ n^a, keyed by problem
+        name, as (seconds, a): runs start in decreasing predicted cost (longest first, so the last
+        ones to finish are short). Only the order of execution; never recorded.
     n_jobs : int
         Parallel workers (joblib). This and the settings below decide how the runs are executed,
         never what a row holds, so they may change between the sessions of one CSV.
@@ -120,6 +124,7 @@ class SweepConfig:
     sup_rtol: float = 0.05
     sup_evals: int = 400_000
     n_reference: int = 1024
+    run_costs: dict = field(default_factory=dict)
     n_jobs: int = 1
     backend: str = "loky"
     scheduler: str | None = None
@@ -150,6 +155,11 @@ class SweepConfig:
         put("sup_evals", check_int(self.sup_evals, "sup_evals", minimum=1000))
         for name in ("l2_rtol", "sup_rtol"):
             put(name, check_positive(getattr(self, name), name))
+        for key, cost in dict(self.run_costs).items():
+            if not (isinstance(cost, (tuple, list)) and len(cost) == 2 and all(
+                    isinstance(v, (int, float)) and np.isfinite(v) and v > 0 for v in cost)):
+                raise ValueError(f"run_costs[{key!r}] must be (seconds at n = 8192, exponent), both > 0, got {cost!r}")
+        put("run_costs", dict(self.run_costs))
         put("n_jobs", check_int(self.n_jobs, "n_jobs", minimum=1))
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
@@ -329,7 +339,7 @@ def run_sweep(config: SweepConfig):
     :func:`lipconv.rates.theorem_bounds`.
 
     Runs go to joblib workers (``n_jobs``, ``backend``; "dask" runs on a Dask cluster through joblib's
-    dask backend), largest n first, one run per task; each finished run is appended at once to
+    dask backend), the most expensive first (``run_costs``; else largest n first), one run per task; each finished run is appended at once to
     ``config.output`` as one CSV row, in whatever order the runs finish, with its seed.
 
     Rerunning with the same output resumes: rows already there (by ``run_key``, built from the key
@@ -364,7 +374,7 @@ def run_sweep(config: SweepConfig):
     _check_settings(config.output, rows, settings)
     done = {row["run_key"] for row in rows}
     pending = [r for r in runs if r["run_key"] not in done]
-    pending.sort(key=lambda r: -r["n"])
+    pending.sort(key=lambda r: -_predicted_cost(config, r))
     problems = {}
     for r in pending:
         pkey = (r["manifold"], r["m"], r["d"], r["lam"], r["loss"], r["label"])
@@ -402,6 +412,15 @@ def run_sweep(config: SweepConfig):
     order = {r["run_key"]: i for i, r in enumerate(runs)}
     df = df[df["run_key"].isin(order)]
     return df.sort_values("run_key", key=lambda keys: keys.map(order)).reset_index(drop=True)
+
+
+def _predicted_cost(config: SweepConfig, run: dict) -> float:
+    """Predicted seconds of a run from ``config.run_costs`` (n itself where the problem has none)."""
+    cost = config.run_costs.get(problem_name(run["manifold"], run["m"], run["d"]))
+    if cost is None:
+        return float(run["n"])
+    seconds, a = cost
+    return seconds * (run["n"] / 8192.0) ** a * 8192.0
 
 
 class _backend:
