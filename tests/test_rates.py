@@ -384,7 +384,7 @@ def test_resume_with_other_row_settings_is_refused_naming_the_setting(tmp_path, 
     out = str(tmp_path / "r.csv")
     run_sweep(SweepConfig(output=out, **_TINY))
     msg = (f"{name}: the CSV at {out} was computed with {name} = {_TINY[name]}, this run asks for {other}; "
-           "use another output (--out) or the same settings")
+           "use another output (--out; SweepConfig.output) or the same settings")
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         run_sweep(SweepConfig(output=out, **{**_TINY, name: other}))
     before = pd.read_csv(out)

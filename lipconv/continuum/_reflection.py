@@ -59,7 +59,7 @@ class ReflectionReference:
     lam_intrinsic : float
         lam / scale, the weight per unit of slope in t.
     scale : float
-        Ambient distance from a point to its mirror image, per unit of 2|t|.
+        Ambient distance from a point to its mirror image, per unit of :math:`2|t|`.
     value : float
         :math:`J^* = \min J` (the same in ambient and t units).
     loss_value : float
@@ -72,7 +72,7 @@ class ReflectionReference:
         ``"zero"`` (:math:`u^\lambda = 0`, lam at or above :math:`2 s\,\mathbb{E}|t\,Y|`) or ``"clipped"``.
     error_slope : float
         Estimated error of ``slope``: (residual of the optimality condition + its quadrature error)
-        / its derivative. Also the sup-norm error of ``u`` (|t| <= 1).
+        / its derivative. Also the sup-norm error of ``u`` (:math:`|t| \le 1`).
     error_value : float
         Estimated error of ``value`` (quadrature error plus the first-order effect of error_slope).
     """

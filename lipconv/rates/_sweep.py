@@ -84,8 +84,9 @@ class SweepConfig:
         Largest n per problem, keyed by :func:`lipconv.rates.problem_name` (a cost-dependent grid).
         Caps select runs and never change a row, so they are not recorded.
     l2_rtol : float
-        Target of the L2 error's relative standard error (reached at half, for margin) and of the
-        W1 bracket's relative width (:func:`lipconv.rates.error_metrics`).
+        Target of the L2 error's relative standard error (reached at half, for margin;
+        :func:`lipconv.rates.error_metrics`). The W1 bracket's width is
+        :func:`lipconv.discrepancy.wasserstein1`'s (its defaults), reported per row.
     sup_rtol : float
         Target relative width of the sup brackets.
     sup_evals : int
@@ -324,7 +325,7 @@ def _check_settings(path, rows: list[dict], settings: dict) -> None:
         if stored and stored != [str(value)]:
             raise ValueError(
                 f"{name}: the CSV at {path} was computed with {name} = {', '.join(stored)}, this run asks "
-                f"for {value}; use another output (--out) or the same settings"
+                f"for {value}; use another output (--out; SweepConfig.output) or the same settings"
             )
 
 
@@ -349,11 +350,11 @@ def run_sweep(config: SweepConfig):
     as done, and stays failed, on resume.
 
     The settings that change a row's numbers without being in its key, :data:`SETTING_COLUMNS`
-    (``n_error``, ``n_reference``, ``n_ot`` and the lipconv version), are recorded in every row, and
-    a CSV whose rows were computed with other values is refused with a ``ValueError`` naming the
-    setting, the stored and the requested value: resuming would mix rows of two experiments. They
-    are checked even for problems that ignore one of them (exact references ignore ``n_reference``,
-    exact W1 paths ``n_ot``), so that one CSV is one experiment. The settings live in the rows rather
+    (``l2_rtol``, ``sup_rtol``, ``sup_evals``, ``n_reference`` and the lipconv version), are recorded
+    in every row, and a CSV whose rows were computed with other values is refused with a
+    ``ValueError`` naming the setting, the stored and the requested value: resuming would mix rows of
+    two experiments. They are checked even for problems that ignore one of them (exact references
+    ignore ``n_reference``), so that one CSV is one experiment. The settings live in the rows rather
     than in a sidecar file because a row and its settings are then written in one append: no crash,
     copy or concatenation of CSVs can separate them, and every row read alone says how it was
     computed. ``n_caps`` only select runs; ``n_jobs``, ``backend``, ``scheduler`` and ``progress``
