@@ -57,6 +57,7 @@ def main(argv=None) -> dict:
         "fraction_corrected": float(np.mean(np.sign(u1[flipped]) == y[flipped])) if flipped.size else float("nan"),
         "uncorrupted_kept": float(np.mean(np.sign(u1[kept]) == y[kept])),
         "lipschitz_clean": clean.lipschitz, "lipschitz_corrupted": noisy.lipschitz,
+        "objective_clean": clean.objective, "objective_corrupted": noisy.objective,
         "max_violation": max(clean.max_violation, noisy.max_violation),
     }
 

@@ -4,7 +4,7 @@ Reads ``rates.csv`` (and ``fits.csv`` when present; otherwise the fits are recom
 by :func:`lipconv.rates.fit_rate`) and draws the study's figures with :func:`lipconv.plotting.plot_study`
 (one per theorem, all problems on shared axes, and the manifold-hypothesis panel); nothing is
 re-solved. The default CSV is ``rates_output/rates.csv`` in the repository, the default output of
-``python studies/rates.py`` (about 10 minutes on 2 cores; run it first for the real figures).
+``python studies/rates.py`` (about 8 minutes on 2 cores; run it first for the real figures).
 
 When that CSV does not exist the script says so and, unless ``--no-fallback``, runs
 ``python studies/rates.py --quick`` (about a minute) into ``<out>/fig2_rates_quick/`` and redraws from

@@ -42,6 +42,27 @@ def test_fig1_classification(tmp_path, monkeypatch):
     assert saved["n_corrupted"] == 4  # 10% of the 40 tiny samples
     assert 0.0 <= out["fraction_corrected"] <= 1.0
     assert out["max_violation"] <= 1e-6
+    # Independent check: the same data (same seed and order of draws) and the LP of seed 000
+    # eq. (2.7) with the absolute loss written out in cvxpy over all pairs; the optimum is unique
+    # in value even where the LP's minimizer is not.
+    import cvxpy as cp
+
+    from lipconv.manifolds import corrupt_labels
+
+    module = _script("fig1_classification", monkeypatch)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(40, 2))
+    y = module.boundary_labels(X)
+    y_bad = corrupt_labels(y, 0.1, rng)
+    i, j = np.triu_indices(40, k=1)
+    dist = np.linalg.norm(X[i] - X[j], axis=1)
+    for labels, key in ((y, "objective_clean"), (y_bad, "objective_corrupted")):
+        u, L = cp.Variable(40), cp.Variable(nonneg=True)
+        prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(u - labels)) / 40 + 0.02 * L),
+                          [cp.abs(u[i] - u[j]) <= L * dist])
+        prob.solve(solver="CLARABEL")
+        np.testing.assert_allclose(out[key], prob.value, rtol=1e-6)
+        np.testing.assert_allclose(saved[key], prob.value, rtol=1e-6)
 
 
 def test_table4_dataset_lipschitz_matches_an_independent_computation(tmp_path, monkeypatch):
@@ -63,6 +84,22 @@ def test_fig2_rates_redraws_from_a_csv(tmp_path, monkeypatch):
     assert out["rows"] > 0 and out["figures"]
     for name in out["figures"]:
         assert (tmp_path / "fig2_rates" / name).stat().st_size > 0
+    # Independent checks of the numbers drawn: the bound columns are the right sides of seed 000
+    # Lemma 4.10 and Theorem 4.8 (eq. (4.9) over theta / 2) written out, and each fitted slope is the
+    # least-squares slope of log mean against log n over the CSV's rows.
+    import pandas as pd
+
+    df = pd.read_csv(out["csv"])
+    assert set(df["manifold"]) == {"cube"} and set(df["m"]) == {1}
+    r = (np.log(df["n"]) / df["n"]) ** (1.0 / 3.0)
+    np.testing.assert_allclose(df["bound_w1"], r, rtol=1e-12)
+    np.testing.assert_allclose(df["bound_l2sq"], 2.0 / df["theta"] * df["J_ref"] / df["lam"] * r, rtol=1e-12)
+    slopes = {row["quantity"]: row["slope"] for row in out["slopes"]}
+    assert {"w1", "l2sq", "linf_hi"} <= set(slopes)
+    for q in ("w1", "l2sq", "linf_hi", "l2sq_samples"):
+        means = df.groupby("n")[q].mean()
+        want = np.polyfit(np.log(means.index.to_numpy(dtype=float)), np.log(means.to_numpy()), 1)[0]
+        np.testing.assert_allclose(slopes[q], want, rtol=1e-9)
 
 
 @pytest.mark.usefixtures("one_thread")

@@ -254,6 +254,10 @@ def test_power_method_linear_rate(seed, n, ratio, tail):
 
 
 # ---------------------------------------------------------------- seed 000, Theorem A.1 on the flat cube
+#
+# The norms of u are taken with lipconv (FlatCube.lipschitz_sup for the sup, FlatCube.grid_quadrature
+# for the L2 norm, lipconv.extension for the McShane / Whitney test functions), each checked against
+# the dense cell-centre grid of the quadrature, so a wrong bracket, rule or extension fails here.
 
 def _ball_volume(m: int) -> float:
     return math.pi ** (m / 2) / gamma(m / 2 + 1)
@@ -274,29 +278,45 @@ def _a1_constants(m: int, r: float, *, cube: bool) -> tuple[float, float]:
     return factor * c1, factor * c2
 
 
-def _grid(m: int, N: int | None = None):
-    """Cell centers of a uniform grid of [-1,1]^m (N cells per side) and the cell side h."""
-    N = N or (4000 if m == 1 else 200)
-    h = 2.0 / N
-    centers = -1.0 + h * (np.arange(N) + 0.5)
-    pts = np.stack(np.meshgrid(*([centers] * m), indexing="ij"), axis=-1).reshape(-1, m)
-    return pts, h
+_CELLS = {1: 4000, 2: 200}
 
 
-def _interpolation_check(u_vals: np.ndarray, L: float, m: int, h: float, r: float, *, cube: bool = True):
-    """Return (lhs, rhs) of the case of Theorem A.1 that applies, from grid values with rigorous margins.
+def _cube_norms(u, L: float, m: int, cells: int | None = None):
+    """(K_lo, K_hi, I_hi) for an L-Lipschitz u on [-1,1]^m (Euclidean norm, Lebesgue measure).
 
-    Every point of the cube lies within delta = L h sqrt(m) / 2 of its cell's center in value, so
-    K_lo = max |u(center)| <= ||u||_inf <= K_lo + delta and ||u||_2^2 <= I_hi = h^m sum (|u_c| + delta)^2.
-    The theorem's inequality for the true (K, I) implies the returned one (lhs <= rhs).
+    [K_lo, K_hi] is lipconv's certified bracket of ||u||_inf (FlatCube(m, m).lipschitz_sup of
+    u(intrinsic(x)), which is (L / scale)-Lipschitz in the ambient distance); I_hi bounds ||u||_2^2
+    from above with the tensor midpoint rule (FlatCube.grid_quadrature, weights 1 / cells^m, so the
+    Lebesgue integral is 2^m times the weighted sum): every point lies within delta = L h sqrt(m) / 2
+    in value of its cell's centre (h = 2 / cells), so ||u||_2^2 <= 2^m sum_c w_c (|u_c| + delta)^2.
+    The bracket must contain the largest |u| on the grid, within delta.
     """
-    delta = L * h * math.sqrt(m) / 2
-    K_lo = float(np.abs(u_vals).max())
-    I_hi = h**m * float(((np.abs(u_vals) + delta) ** 2).sum())
+    from lipconv.manifolds import FlatCube
+
+    M = FlatCube(m, m)
+    cells = cells or _CELLS[m]
+
+    def f(x):
+        return u(M.intrinsic(x))
+
+    K_lo, K_hi, _ = M.lipschitz_sup(f, L / M.scale, rtol=0.01, N0=1024, max_evals=100_000)
+    nodes, w = M.grid_quadrature((cells,) * m)
+    vals = np.abs(f(nodes))
+    delta = L * (2.0 / cells) * math.sqrt(m) / 2
+    np.testing.assert_allclose(w, 1.0 / cells**m, rtol=1e-12)
+    assert vals.max() <= K_hi * (1 + 1e-12) and K_lo <= vals.max() + delta * (1 + 1e-9)
+    assert K_lo <= K_hi <= (1.01 + 1e-9) * K_lo + 1e-12
+    return K_lo, K_hi, 2.0**m * float(w @ (vals + delta) ** 2)
+
+
+def _interpolation_check(K_lo: float, K_hi: float, I_hi: float, L: float, m: int, r: float, *, cube: bool = True):
+    """Return (lhs, rhs) of the case of Theorem A.1 that applies, from a bracket of K = ||u||_inf and
+    an upper bound of I = ||u||_2^2. The theorem's inequality for the true (K, I) implies the
+    returned one (lhs <= rhs)."""
     c1, c2 = _a1_constants(m, r, cube=cube)
     b1 = (c1 * L**m * I_hi) ** (1.0 / (m + 2))  # (A.1) as a bound on K
     b2 = math.sqrt(c2 * I_hi)  # (A.2) as a bound on K
-    if K_lo + delta <= L * r:
+    if K_hi <= L * r:
         return K_lo, b1
     if K_lo >= L * r:
         return K_lo, b2
@@ -308,8 +328,11 @@ _unit = st.floats(-1.0, 1.0)
 
 @st.composite
 def _lipschitz_functions(draw, m):
-    """(u on points (N, m) -> (N,), a Lipschitz constant L of u): tents, sums of sines, McShane cones."""
-    kind = draw(st.sampled_from(["tent", "sines", "mcshane"]))
+    """(u on points (N, m) -> (N,), a Lipschitz constant L of u): tents, sums of sines, and the
+    McShane / Whitney extensions (lipconv.extension) of a few values at a few points."""
+    from lipconv.extension import mcshane, whitney
+
+    kind = draw(st.sampled_from(["tent", "sines", "mcshane", "whitney"]))
     if kind == "tent":
         c = np.array(draw(st.lists(_unit, min_size=m, max_size=m)))
         K, L = draw(st.floats(0.05, 3.0)), draw(st.floats(0.1, 10.0))
@@ -325,7 +348,9 @@ def _lipschitz_functions(draw, m):
     C = np.array(draw(st.lists(_unit, min_size=J * m, max_size=J * m))).reshape(J, m)
     y = np.array(draw(st.lists(st.floats(-2.0, 2.0), min_size=J, max_size=J)))
     L = draw(st.floats(0.1, 10.0))
-    return (lambda x: np.min(y + L * cdist(x, C), axis=1)), L
+    # min_j (y_j + L|x - c_j|) and max_j (y_j - L|x - c_j|) are L-Lipschitz whatever the y_j.
+    envelope = mcshane if kind == "mcshane" else whitney
+    return (lambda x: envelope(C, y, x, L=L)), L
 
 
 @pytest.mark.parametrize("m", [1, 2])
@@ -335,11 +360,12 @@ def test_interpolation_inequality_on_the_cube(m, data):
     ||u||_inf <= L r, and ||u||_inf^2 <= C2 ||u||_2^2 otherwise, on the flat cube [-1,1]^m (r = 1,
     L^2 w.r.t. volume; the uniform density 2^-m only rescales ||u||_2^2), with C1, C2 the explicit
     constants of the proof adapted to the cube's corners (see _a1_constants; for m = 1 they are the
-    stated ones). The grid quantities carry rigorous margins (_interpolation_check), so no tolerance.
+    stated ones). ||u||_inf is lipconv's certified sup bracket and ||u||_2^2 its midpoint rule with
+    rigorous margins (_cube_norms), so no tolerance.
     """
     u, L = data.draw(_lipschitz_functions(m))
-    pts, h = _grid(m)
-    lhs, rhs = _interpolation_check(u(pts), L, m, h, r=1.0)
+    K_lo, K_hi, I_hi = _cube_norms(u, L, m)
+    lhs, rhs = _interpolation_check(K_lo, K_hi, I_hi, L, m, r=1.0)
     assert lhs <= rhs
 
 
@@ -350,19 +376,30 @@ def _corner_tent(m, K, L):
 
 def test_interpolation_inequality_is_sharp_at_the_corner():
     """The check above can fail: a tent at a corner attains (A.1) with equality (m = 1 with the stated
-    constant, m = 2 with the cube constant), so the grid ratio lhs / rhs is within the grid margin of 1."""
-    for m, N in ((1, 4000), (2, 400)):
-        pts, h = _grid(m, N)
-        lhs, rhs = _interpolation_check(_corner_tent(m, 0.9, 1.0)(pts), 1.0, m, h, r=1.0)
+    constant, m = 2 with the cube constant), so lhs / rhs is within the grid margin of 1. The sup
+    bracket must find the corner (it is on lipschitz_sup's first grid), and the midpoint rule must
+    give the tent's closed-form integral, 2^(1-m) alpha(m) 2 K^(m+2) / ((m+2)(m+1) L^m) over the
+    2^-m of the ball inside the cube, within the margin."""
+    K, L = 0.9, 1.0
+    for m, cells in ((1, 4000), (2, 400)):
+        K_lo, K_hi, I_hi = _cube_norms(_corner_tent(m, K, L), L, m, cells)
+        assert K_lo == pytest.approx(K, rel=1e-12) and K_hi <= 1.01 * K
+        exact = 2.0 ** -m * 2 * _ball_volume(m) * K ** (m + 2) / ((m + 2) * (m + 1) * L**m)
+        assert exact <= I_hi <= exact * (1 + 8 * m * L * (2.0 / cells) / K)
+        lhs, rhs = _interpolation_check(K_lo, K_hi, I_hi, L, m, r=1.0)
         assert 0.98 <= lhs / rhs <= 1.0
 
 
-def test_stated_constant_fails_at_the_corner_of_the_square():
-    """Finding: Theorem A.1's stated (A.1) constant needs a domain without boundary. On [-1,1]^2 the
+def test_documented_finding_theorem_a1_stated_constant_fails_at_the_corner_of_the_square():
+    """Documented finding about seed 000 (not a property of lipconv; DESIGN.md, "Theorem A.1 on the
+    cube"): Theorem A.1's stated (A.1) constant needs a domain without boundary. On [-1,1]^2 the
     corner tent (K - |x - x_0|)_+ has ||u||_2^2 = pi K^4 / 24, while (A.1) claims
-    K^4 <= (12 / pi) ||u||_2^2 = K^4 / 2. With the rigorous grid margins the violation is certified."""
-    pts, h = _grid(2, 400)
-    lhs, rhs = _interpolation_check(_corner_tent(2, 0.9, 1.0)(pts), 1.0, 2, h, r=1.0, cube=False)
+    K^4 <= (12 / pi) ||u||_2^2 = K^4 / 2. With lipconv's certified sup and the rigorous midpoint
+    margins the violation is certified, and the integral matches its closed form."""
+    K = 0.9
+    K_lo, K_hi, I_hi = _cube_norms(_corner_tent(2, K, 1.0), 1.0, 2, 400)
+    assert math.pi * K**4 / 24 <= I_hi <= math.pi * K**4 / 24 * 1.05
+    lhs, rhs = _interpolation_check(K_lo, K_hi, I_hi, 1.0, 2, r=1.0, cube=False)
     assert lhs > 1.15 * rhs  # (2)^(1/4) = 1.19 up to the grid margin
 
 
