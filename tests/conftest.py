@@ -33,3 +33,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One intra-op torch thread for the test: on a shared 2-core machine torch's pool makes tiny
+    networks' ops up to 100x slower. Modules of small-network tests use it for every test
+    (``pytestmark = pytest.mark.usefixtures("torch_one_thread")``)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

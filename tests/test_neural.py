@@ -22,13 +22,7 @@ from lipconv.neural import gradient_norms, neural_lipschitz_regression, rate_run
 from lipconv.solvers import lipschitz_regression  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny networks: torch's thread pool only slows them down on a shared machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _problem(n, seed=0):

@@ -15,40 +15,15 @@ from hypothesis import strategies as st
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from _torch_models import cnn as _cnn, data as _data, mlp as _mlp  # noqa: E402
+
 import lipconv.nn as L  # noqa: E402
 
 INF = math.inf
 NORMS = {"L2": 2.0, "Linf": INF, "L1": 1.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine torch's pool makes these tiny ops 100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _mlp(d=6, k=3, h=8, act=nn.Tanh, seed=0):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(d, h), act(), nn.Linear(h, h), act(), nn.Linear(h, k)).double()
-
-
-def _cnn(seed=0, bn=True):
-    torch.manual_seed(seed)
-    layers = [nn.Conv2d(1, 3, 3, padding=1)]
-    if bn:
-        layers.append(nn.BatchNorm2d(3))
-    layers += [nn.Tanh(), nn.Flatten(), nn.Linear(3 * 5 * 5, 4)]
-    return nn.Sequential(*layers).double()
-
-
-def _data(n=6, d=6, k=3, seed=1):
-    g = torch.Generator().manual_seed(seed)
-    x = 0.25 + 0.5 * torch.rand((n, d), generator=g, dtype=torch.float64)
-    y = torch.randint(0, k, (n,), generator=g)
-    return x, y
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _vnorm(t, p):

@@ -15,13 +15,7 @@ import lipconv.nn as L  # noqa: E402
 from lipconv.solvers import lipschitz_regression  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine torch's pool makes these tiny ops 100x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _linear_net_with_data_constant(x, L_target, k=2, seed=0):
