@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validation import check_norm
 
-__all__ = ["KDTree", "build_tree", "weighted_nearest", "NORM_CODE"]
+__all__ = ["KDTree", "kd_split", "build_tree", "weighted_nearest", "NORM_CODE"]
 
 NORM_CODE = {1.0: 0, 2.0: 1, np.inf: 2}
 
@@ -43,10 +43,11 @@ class KDTree:
     hi: np.ndarray
 
 
-def build_tree(X: np.ndarray, leaf_size: int = 32) -> KDTree:
-    """:class:`KDTree` of X (n, d), leaves of at most ``leaf_size`` points."""
-    from ._tree_numba import tree_boxes
-
+def kd_split(X: np.ndarray, leaf_size: int) -> tuple[np.ndarray, ...]:
+    """The KD splits of X (n, d): recursive median cuts along the widest coordinate down to leaves of
+    at most ``leaf_size`` points. Returns ``(order, start, end, left, right)`` as in :class:`KDTree`
+    (children numbered after their parent, -1 for a leaf). The one splitting rule of the package:
+    the tree oracle's tree and the block oracle's blocks (its leaves) are the same partition."""
     n = X.shape[0]
     order = np.arange(n)
     start, end, left, right = [0], [n], [-1], [-1]
@@ -68,9 +69,16 @@ def build_tree(X: np.ndarray, leaf_size: int = 32) -> KDTree:
             right.append(-1)
         left[node], right[node] = len(start) - 2, len(start) - 1
         queue += [len(start) - 2, len(start) - 1]
-    arrays = [np.asarray(v, dtype=np.int64) for v in (start, end, left, right)]
+    return (order, *(np.asarray(v, dtype=np.int64) for v in (start, end, left, right)))
+
+
+def build_tree(X: np.ndarray, leaf_size: int = 32) -> KDTree:
+    """:class:`KDTree` of X (n, d), leaves of at most ``leaf_size`` points (:func:`kd_split`)."""
+    from ._tree_numba import tree_boxes
+
+    order, *arrays = kd_split(X, leaf_size)
     Xs = np.ascontiguousarray(X[order])
-    lo = np.empty((len(start), X.shape[1]))
+    lo = np.empty((arrays[0].shape[0], X.shape[1]))
     hi = np.empty_like(lo)
     tree_boxes(Xs, *arrays, lo, hi)
     return KDTree(order, Xs, *arrays, lo, hi)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_int, check_positive
-from ._base import Manifold, grid_counts
-from ._manifolds import _midpoints, _unit_rows
+from ._base import Manifold
+from ._manifolds import _TwoAngleTorus, _unit_rows
 
 __all__ = ["CurvedTorus"]
 
@@ -21,7 +21,7 @@ _NEWTON_STEPS = 100
 _ANGLE_TOL = 1e-13
 
 
-class CurvedTorus(Manifold):
+class CurvedTorus(_TwoAngleTorus, Manifold):
     r"""The flat torus bent isometrically into :math:`\mathbb{R}^d`: chordal distances, curvature and
     reach depend on d; intrinsic distances, the uniform measure and the labels do not.
 
@@ -152,25 +152,6 @@ class CurvedTorus(Manifold):
         return np.hstack([self._curve(a), np.cos(b)[:, None], np.sin(b)[:, None]])
 
     # --- model interface -------------------------------------------------------------------------
-
-    def _sample_uniform_model(self, n, rng):
-        ab = rng.uniform(0.0, 2.0 * np.pi, size=(n, 2))
-        return self._points(ab[:, 0], ab[:, 1])
-
-    def _param_box(self):  # unit-speed angles (|F'| = 1): the default cell radius holds
-        return np.zeros(2), np.full(2, 2.0 * np.pi), np.ones(2, dtype=bool)
-
-    def _from_param(self, P):
-        return self._points(P[:, 0], P[:, 1])
-
-    def _label_param(self, t):  # t = cos(a)
-        a = np.arccos(np.clip(t, -1.0, 1.0))
-        return [a, 2.0 * np.pi - a]
-
-    def _uniform_rule(self, N):
-        ka, kb = grid_counts(N, 2)
-        a, b = np.meshgrid(_midpoints(ka, 0.0, 2.0 * np.pi), _midpoints(kb, 0.0, 2.0 * np.pi), indexing="ij")
-        return self._points(a.ravel(), b.ravel()), np.full(ka * kb, 1.0 / (ka * kb))
 
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)

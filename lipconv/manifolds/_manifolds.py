@@ -222,7 +222,34 @@ class Sphere(Manifold):
         return _unit_rows(p)
 
 
-class Torus(Manifold):
+class _TwoAngleTorus:
+    """What a torus parametrized by two angles (a, b) in [0, 2 pi)^2 shares: uniform sampling and the
+    midpoint rule in the angles, the parameter box, and the label coordinate t = cos(a). The class
+    gives ``_points(a, b)``, unit-speed in each angle in model units (so the default
+    ``_cell_radius`` of the parameter cells holds) with a constant volume element (so the uniform
+    measure is uniform in the angles)."""
+
+    def _sample_uniform_model(self, n, rng):
+        ab = rng.uniform(0.0, 2.0 * np.pi, size=(n, 2))
+        return self._points(ab[:, 0], ab[:, 1])
+
+    def _uniform_rule(self, N):
+        ka, kb = grid_counts(N, 2)
+        a, b = np.meshgrid(_midpoints(ka, 0.0, 2.0 * np.pi), _midpoints(kb, 0.0, 2.0 * np.pi), indexing="ij")
+        return self._points(a.ravel(), b.ravel()), np.full(ka * kb, 1.0 / (ka * kb))
+
+    def _param_box(self):
+        return np.zeros(2), np.full(2, 2.0 * np.pi), np.ones(2, dtype=bool)
+
+    def _from_param(self, P):
+        return self._points(P[:, 0], P[:, 1])
+
+    def _label_param(self, t):  # t = cos(a)
+        a = np.arccos(np.clip(t, -1.0, 1.0))
+        return [a, 2.0 * np.pi - a]
+
+
+class Torus(_TwoAngleTorus, Manifold):
     r"""The flat (Clifford) torus :math:`S^1 \times S^1 \subset \mathbb{R}^4`, embedded in [0,1]^d.
 
     Model points :math:`p = (\cos a, \sin a, \cos b, \sin b)` (norm :math:`\sqrt2`), embedded as
@@ -243,25 +270,6 @@ class Torus(Manifold):
     @staticmethod
     def _points(a, b):
         return np.stack([np.cos(a), np.sin(a), np.cos(b), np.sin(b)], axis=1)
-
-    def _sample_uniform_model(self, n, rng):
-        ab = rng.uniform(0.0, 2.0 * np.pi, size=(n, 2))
-        return self._points(ab[:, 0], ab[:, 1])
-
-    def _uniform_rule(self, N):
-        ka, kb = grid_counts(N, 2)
-        a, b = np.meshgrid(_midpoints(ka, 0.0, 2.0 * np.pi), _midpoints(kb, 0.0, 2.0 * np.pi), indexing="ij")
-        return self._points(a.ravel(), b.ravel()), np.full(ka * kb, 1.0 / (ka * kb))
-
-    def _param_box(self):
-        return np.zeros(2), np.full(2, 2.0 * np.pi), np.ones(2, dtype=bool)
-
-    def _from_param(self, P):
-        return self._points(P[:, 0], P[:, 1])
-
-    def _label_param(self, t):  # t = cos(a)
-        a = np.arccos(np.clip(t, -1.0, 1.0))
-        return [a, 2.0 * np.pi - a]
 
     def _coordinate_model(self, p):
         return np.clip(p[:, 0], -1.0, 1.0)

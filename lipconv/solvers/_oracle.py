@@ -36,7 +36,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._pairwise import DEFAULT_BLOCK_BYTES
-from .._tree import KDTree, build_tree
+from .._tree import KDTree, build_tree, kd_split
 
 __all__ = ["ScanResult", "scan_pairs", "block_partition", "build_tree", "KDTree", "BACKENDS"]
 
@@ -75,25 +75,11 @@ class ScanResult:
 def block_partition(X: np.ndarray, leaf_size: int) -> tuple[np.ndarray, np.ndarray]:
     """KD-tree leaves: ``(order, starts)`` with block b = ``order[starts[b]:starts[b+1]]``.
 
-    Recursive median cuts along the widest coordinate, so every block is spatially compact.
+    Recursive median cuts along the widest coordinate (:func:`lipconv._tree.kd_split`, the tree
+    oracle's splits), so every block is spatially compact.
     """
-    n = X.shape[0]
-    order = np.arange(n)
-    stack = [(0, n)]
-    leaves = []
-    while stack:
-        s, e = stack.pop()
-        if e - s <= leaf_size:
-            leaves.append(s)
-            continue
-        idx = order[s:e]
-        pts = X[idx]
-        c = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
-        mid = (e - s) // 2
-        order[s:e] = idx[np.argpartition(pts[:, c], mid)]
-        stack.append((s, s + mid))
-        stack.append((s + mid, e))
-    starts = np.array(sorted(leaves) + [n], dtype=np.int64)
+    order, start, _, left, _ = kd_split(X, leaf_size)
+    starts = np.append(np.sort(start[left < 0]), X.shape[0]).astype(np.int64)
     return order, starts
 
 
