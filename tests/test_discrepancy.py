@@ -191,3 +191,13 @@ def test_bad_inputs():
         wasserstein1(np.zeros((3, 2)), cube, metric="chordal")
     with pytest.raises(ValueError, match="metric 'geodesic' is available for segments"):
         wasserstein1(np.full((3, 3), 0.5), FlatCube(2, 3), metric="geodesic")
+    square = FlatCube(2, 3, seed=0)
+    X = square.sample(10, 0)
+    with pytest.raises(ValueError, match="points_per_sample must be an integer >= 1, got 0"):
+        wasserstein1(X, square, points_per_sample=0)
+    with pytest.raises(ValueError, match="replicates must be an integer >= 2, got 1"):
+        wasserstein1(X, square, replicates=1)
+    with pytest.raises(ValueError, match="se_multiple must be finite and > 0"):
+        wasserstein1(X, square, se_multiple=float("nan"))
+    with pytest.raises(ValueError, match="N must be an integer >= 1, got 0"):
+        wasserstein1(X, square, N=0)

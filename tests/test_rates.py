@@ -253,6 +253,8 @@ def test_bad_configurations_raise_clear_errors(tmp_path):
         SweepConfig(ns=(64,), n_caps={"cube m=1 d=1": 32}, output=out)
     with pytest.raises(ValueError, match="problems must look like"):
         SweepConfig(problems=("cube:k=2",), output=out)
+    with pytest.raises(ValueError, match=r"run_costs\['cube m=1 d=1'\] must be \(seconds at n = 8192, exponent\), both > 0"):
+        SweepConfig(run_costs={"cube m=1 d=1": (float("nan"), 1.0)}, output=out)
 
 
 def test_dask_backend_without_dask_is_a_clear_error(tmp_path):

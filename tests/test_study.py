@@ -94,6 +94,21 @@ def test_default_and_quick_grids_are_within_their_design(study):
     assert all(bigger[k] >= caps[k] for k in caps) and sum(bigger.values()) > sum(caps.values())
 
 
+def test_report_and_figures_reject_a_table_without_runs(study, tmp_path):
+    import pandas as pd
+
+    from lipconv.plotting import plot_theorem
+    from lipconv.rates import summary_markdown
+
+    empty = pd.DataFrame({"manifold": ["cube"], "m": [1], "d": [1], "density": ["uniform"], "lam": [0.02],
+                          "loss": ["squared"], "label": ["ramp"], "method": ["convex"], "n": [16], "seed": [0],
+                          "status": ["failed"], "error": ["x"], "w1": [float("nan")]})
+    with pytest.raises(ValueError, match="df has no successful rows to plot for 'w1'"):
+        plot_theorem(empty, None, "w1", str(tmp_path / "w1.png"))
+    text = summary_markdown(empty, pd.DataFrame(), wall=1.0, load=(0.0, 0.0, 0.0))
+    assert "Runs: 1 (1 failed)" in text
+
+
 def test_several_d_expand_problems(study):
     args = study.build_parser().parse_args(["--problems", "curved_torus", "sphere:d=5", "--d", "4", "6", "--n", "8", "16"])
     cfg, _ = study.config_from_args(args)
