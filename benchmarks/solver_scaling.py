@@ -17,6 +17,15 @@ includes that), so that its peak memory is its own.
     python benchmarks/solver_scaling.py                 # n <= 10,000 rows (minutes)
     python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000
     python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000 (about half an hour)
+    python benchmarks/solver_scaling.py --vector        # + vector outputs (issue 13; about 8 minutes)
+
+``--vector`` (issue 13, part 4) adds rows for vector outputs on FlatCube(2, 3), lam = 0.01, p_y = 2:
+the cross-entropy with k = 3 one-hot labels from x_1 (``ce3``) at n = 300 with ``method="auto"``
+against what "auto" ran before (all pairs, the cvxpy reference), and at n = 8,192 with the cutting
+plane against its cross-entropy subproblem of before (``CE_LEGACY``: Newton steps to convergence in
+every round); and the squared loss with k = 2 labels (ramp(0.5) and -ramp(0.5) plus 0.1 N(0, 1)
+noise, ``vec2``) at n = 2,000 with "auto" against the cutting plane named explicitly. It is not in
+the default run because the all-pairs row alone takes about five minutes.
 """
 from __future__ import annotations
 
@@ -34,11 +43,23 @@ LAM = 0.01
 NOISE = 0.1
 LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0}
 NEW: dict = {}
+CE_LEGACY = {"loose_newton": None}
+LOSS = {"ce3": "cross_entropy"}  # the other cases use the squared loss
 
 
 def problem(case: str, n: int, seed: int):
     from lipconv.manifolds import FlatCube, Sphere, ramp_label
 
+    if case in ("ce3", "vec2"):
+        from lipconv.manifolds import onehot_label
+
+        M = FlatCube(2, 3, seed=seed)
+        rng = np.random.default_rng(seed)
+        X = M.sample(n, rng)
+        if case == "ce3":
+            return X, onehot_label(3).on(M, X)
+        ramp = ramp_label(0.5).on(M, X)
+        return X, np.stack([ramp, -ramp], axis=1) + NOISE * rng.standard_normal((n, 2))
     M = {"cube2": FlatCube(m=2, d=3), "cube3": FlatCube(m=3, d=3), "sphere": Sphere(d=3)}[case]
     rng = np.random.default_rng(seed)
     X = M.sample(n, rng)
@@ -52,9 +73,11 @@ def child(case: str, n: int, method: str, options: dict, seed: int):
 
     X, y = problem(case, n, seed)
     t0 = time.perf_counter()
-    res = lipschitz_regression(X, y, lam=LAM, method=method, method_options=options or None)
+    res = lipschitz_regression(X, y, lam=LAM, loss=LOSS.get(case, "squared"), method=method,
+                               method_options=options or None)
     out = dict(time=time.perf_counter() - t0, pairs=res.n_pairs, objective=res.objective, lipschitz=res.lipschitz,
                max_violation=res.max_violation, relative_gap=res.relative_gap, certified=res.certified,
+               method=res.method, subproblem_time=res.info.get("subproblem_time"),
                rounds=res.info.get("rounds"), peak_rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                levels=[(lv["n"], lv["rounds"], round(lv["time"], 1)) for lv in res.info.get("levels", [])])
     print("RESULT " + json.dumps(out), flush=True)
@@ -110,11 +133,43 @@ def compare(case, n, seed, cap, reference=None):
     return new
 
 
+def ratio_of(before, now):
+    """``before / now`` as printed in the ratio column; a lower bound where ``before`` was stopped."""
+    if "time" not in now or now.get("timeout") or "time" not in before:
+        return ""
+    return f"{'>= ' if before.get('timeout') else ''}{before['time'] / now['time']:.2f}x"
+
+
+def vector_rows(seed, cap, *, n_small=300, n_large=8192, n_vec=2000):
+    """The rows of ``--vector`` (module docstring): each pair of rows measured here, the ratio
+    (before / now) printed on the row of now, and whether each solve is certified below it."""
+    print(f"vector outputs: FlatCube(2, 3), lam = {LAM}, p_x = p_y = 2; ce3 = cross-entropy, k = 3 one-hot "
+          f"labels from x_1; vec2 = squared loss, k = 2, (ramp(0.5), -ramp(0.5)) + {NOISE} N(0,1); "
+          f"ce3 'before' = cutting plane with {CE_LEGACY}", flush=True)
+    rows = [
+        ("ce3", n_small, ("auto", NEW, "auto"), ("pairs", NEW, "auto before")),
+        ("ce3", n_large, ("cutting-plane", NEW, "cutting-plane"), ("cutting-plane", CE_LEGACY, "before")),
+        ("vec2", n_vec, ("auto", NEW, "auto"), ("cutting-plane", NEW, "cutting-plane")),
+    ]
+    for case, n, (method, options, label), (b_method, b_options, b_label) in rows:
+        now = run(case, n, method, options, seed, None)
+        before = run(case, n, b_method, b_options, seed, cap)
+        row(case, n, label, now, ratio_of(before, now))
+        row(case, n, b_label, before)
+        for lab, r in ((label, now), (b_label, before)):
+            if "certified" in r:
+                detail = "" if r["rounds"] is None else (f", rounds {r['rounds']}, subproblem time "
+                                                          f"{r['subproblem_time']:.1f} s")
+                print(f"{'':<8s} {'':>9s}  {lab}: method {r['method']}, certified {r['certified']}{detail}", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--targets", action="store_true", help="also the issue-14 targets at 65,536 and 100,000")
     ap.add_argument("--million", action="store_true", help="also FlatCube(2, 3) at n = 1,000,000")
+    ap.add_argument("--vector", action="store_true", help="also the vector-output rows of issue 13")
+    ap.add_argument("--vector-only", action="store_true", help="only the vector-output rows of issue 13")
     ap.add_argument("--cap", type=float, default=1200.0, help="seconds after which a 'before' row is stopped")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -122,13 +177,15 @@ def main(argv=None):
         case, n, method, options, seed = json.loads(args.child)
         child(case, n, method, options, seed)
         return
-    print(f"lam={LAM}, labels ramp(0.5) + {NOISE} N(0,1), squared loss, p_x=p_y=2, seed={args.seed}; "
-          f"before = cutting plane with {LEGACY}", flush=True)
+    if not args.vector_only:
+        print(f"lam={LAM}, labels ramp(0.5) + {NOISE} N(0,1), squared loss, p_x=p_y=2, seed={args.seed}; "
+              f"before = cutting plane with {LEGACY}", flush=True)
     print(f"load average at start: {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / {os.getloadavg()[2]:.2f}")
     print(HEADER)
-    for n in (300, 500, 1000):
-        compare("cube2", n, args.seed, args.cap, reference="pairs")
-    compare("sphere", 10_000, args.seed, args.cap)
+    if not args.vector_only:
+        for n in (300, 500, 1000):
+            compare("cube2", n, args.seed, args.cap, reference="pairs")
+        compare("sphere", 10_000, args.seed, args.cap)
     if args.targets:
         compare("cube3", 65_536, args.seed, args.cap)
         compare("cube2", 100_000, args.seed, args.cap)
@@ -137,6 +194,8 @@ def main(argv=None):
         row("cube2", 1_000_000, "cutting-plane", r)
         if "levels" in r:
             print(f"{'':<8s} {'':>9s}  levels (n, rounds, s): {r['levels']}; certified: {r['certified']}", flush=True)
+    if args.vector or args.vector_only:
+        vector_rows(args.seed, args.cap)
     print(f"load average at end: {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / {os.getloadavg()[2]:.2f}")
 
 

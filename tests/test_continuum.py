@@ -163,7 +163,7 @@ def test_quadrature_error_estimate_shrinks_with_N():
     assert fine.error_objective < coarse.error_objective
     assert fine.error_sup < coarse.error_sup
     np.testing.assert_allclose(fine.predict(fine.nodes), fine.values, rtol=0, atol=1e-9)
-    assert fine.values.shape == (200,) and fine.seed is None and fine.method == "pairs"
+    assert fine.values.shape == (200,) and fine.seed is None and fine.method == "cutting-plane"
 
 
 def test_sphere_vector_labels_and_recorded_fields():

@@ -71,9 +71,9 @@ def test_one_dimensional_adjacent_pairs_match_all_pairs():
     rng = np.random.default_rng(5)
     x = rng.uniform(size=60)
     y = np.sign(x - 0.4) + 0.2 * rng.standard_normal(60)
-    adj = lipschitz_regression(x, y, lam=0.03)
-    # Embedding the line in 2-D with a zero second coordinate keeps distances but forces all pairs.
-    full = lipschitz_regression(np.column_stack([x, np.zeros_like(x)]), y, lam=0.03)
+    adj = lipschitz_regression(x, y, lam=0.03, method="pairs")
+    # Embedding the line in 2-D with a zero second coordinate keeps distances; all pairs there.
+    full = lipschitz_regression(np.column_stack([x, np.zeros_like(x)]), y, lam=0.03, method="pairs")
     assert adj.n_pairs == 59 and full.n_pairs == 60 * 59 // 2
     np.testing.assert_allclose(adj.objective, full.objective, rtol=1e-6)
     np.testing.assert_allclose(adj.values, full.values, atol=1e-5)

@@ -104,8 +104,8 @@ def continuum_minimizer(
         Quadrature size, >= 4 (so that the N/2 rule has at least 2 nodes).
     method : {"auto", "pairs", "cutting-plane"}
         Solver method. "auto" uses "pairs" when the nodes are 1-D (adjacent pairs: O(N) constraints,
-        fast at any N) and otherwise the solver's own "auto" (all pairs for N <= 300, the scalable
-        cutting-plane method above).
+        fast at any N) and otherwise the solver's own "auto" (the cutting plane, faster than all
+        pairs at every measured N; :func:`lipconv.solvers.lipschitz_regression`).
     seed : int or None
         Recorded with the result (the built-in quadratures are deterministic).
     quadrature : callable, optional

@@ -24,28 +24,21 @@ in the parent process and sent to the workers by reference, so it must be a modu
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 __all__ = ["METHOD_RUNNERS", "get_runner", "convex_runner"]
 
 
-def _cutting_plane_available() -> bool:
-    return importlib.util.find_spec("lipconv.solvers._cutting_plane") is not None
-
-
 def convex_runner(X, y, *, lam, loss, seed=None, method="auto"):
     """The exact convex program (seed 000, eq. (2.7)) by :func:`lipconv.solvers.lipschitz_regression`.
 
-    ``method="auto"`` takes adjacent pairs when d = 1 (exact and O(n) at any n) and the
-    cutting-plane method otherwise, which was 5-10x faster than all pairs already at n = 128-256 in
-    d = 2 here (same objective to 1e-9); it falls back to all pairs when the scalable solver is not
-    installed. The program is deterministic, so ``seed`` is unused.
+    ``method`` is passed on unchanged, so ``"auto"`` is the solver's one rule
+    (:func:`lipconv.solvers.lipschitz_regression`: the cutting plane, faster than all pairs at
+    every measured n, loss and dimension). The program is
+    deterministic, so ``seed`` is unused.
     """
     from ..solvers import lipschitz_regression
 
-    if method == "auto":
-        method = "cutting-plane" if X.shape[1] > 1 and _cutting_plane_available() else "pairs"
     return lipschitz_regression(X, y, lam=lam, loss=loss, method=method)
 
 

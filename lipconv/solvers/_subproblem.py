@@ -266,11 +266,13 @@ class DirectSubproblem:
     """The ``"clarabel-direct"`` subproblem (module docstring): one program solve for the squared
     and absolute losses, damped Newton steps of QPs for the cross-entropy."""
 
-    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None, max_newton=50, fixed_L=None):
+    def __init__(self, X, Y, w, loss, lam, *, p_x, p_y, solver, tol, objective_scale=None, max_newton=50, fixed_L=None,
+                 loose_newton=None):
         n, k = Y.shape
         self.Y, self.w, self.loss, self.tol = Y, w, loss, float(tol)
         self.lam = 0.0 if fixed_L is not None else float(lam)
         self.max_newton = int(max_newton)
+        self.loose_newton = None if loose_newton is None else int(loose_newton)
         self.program = ClarabelProgram(
             n, k, lam, p_y=p_y, tol=tol, objective_scale=objective_scale,
             absolute=loss.name == "absolute", simplex=loss.name == "cross_entropy", fixed_L=fixed_L,
@@ -281,6 +283,7 @@ class DirectSubproblem:
         elif loss.name == "absolute":
             self.program.set_objective(Y, w_abs=wk)
         self.iterate = None  # the cross-entropy's last Newton iterate, the next solve's start
+        self.converged = True  # whether the last solve is the restricted program's optimum (to its tol)
 
     def objective(self, U, L) -> float:
         return float(self.w @ self.loss.value(U, self.Y)) + self.lam * float(L)
@@ -301,16 +304,28 @@ class DirectSubproblem:
         the predicted decrease is at round-off (<= 1e-13 J): the QPs' own error then exceeds it and
         the line search cannot tell a better point. At the target tolerance the QPs are solved to a gap
         of tol / 100 (at tol they proposed the same 1.6e-6 step again and again) and a feasibility of
-        tol / 100 (at tol / 10^4 they stalled)."""
+        tol / 100 (at tol / 10^4 they stalled).
+
+        A loose solve (``tol`` above the subproblem's own, an early cutting-plane round) takes at most
+        ``loose_newton`` steps (None: as many as at the target tolerance): such a round only has to
+        expose the violated pairs, and the next round's first step starts from this iterate, so the
+        Newton iteration runs on across rounds instead of converging inside each one; its QPs are
+        feasible to the round's tolerance only (at tol / 100 they stalled and were retried).
+        ``converged`` tells the caller whether the returned point is the restricted optimum. The
+        rounds at the target tolerance, and so the returned point and multipliers, converge as
+        before."""
         eps = self.loss.params["eps"]
         a = self.Y + eps
         wcol = self.w[:, None]
         u = self.Y.copy() if self.iterate is None else self.iterate
+        loose = tol > self.tol and self.loose_newton is not None
+        steps = self.loose_newton if loose else self.max_newton
         qp_tol = 1e-2 * tol if tol <= self.tol else tol
-        qp_feas = 1e-2 * tol
+        qp_feas = 1e-2 * tol if not loose else tol
         L = None  # the start's L is unknown (it may be infeasible): take the first step whole
         status, mult, Lam = "not_started", None, None
-        for _ in range(self.max_newton):
+        self.converged = False
+        for _ in range(steps):
             grad = -wcol * a / (u + eps)
             hess = wcol * a / (u + eps) ** 2
             self.program.set_objective(u, h=hess, g=grad)
@@ -329,9 +344,11 @@ class DirectSubproblem:
             small = float(np.abs(delta).max()) <= 100.0 * tol
             u, L = (U, L_new) if alpha == 1.0 else (u + alpha * delta, L + alpha * (L_new - L))
             if flat or (small and alpha == 1.0):
+                self.converged = True
                 break
         else:
-            status = "optimal_inaccurate"
+            if not loose:
+                status = "optimal_inaccurate"
         self.iterate = u
         return u, L, status, mult, Lam
 
