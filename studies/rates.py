@@ -23,6 +23,10 @@ Usage::
     python studies/rates.py --budget 1800    # a larger grid planned for 30 minutes
     python studies/rates.py --problems cube:m=2 sphere --n 64 256 1024 --seeds 20 --out out/
     python studies/rates.py --problems curved_torus --d 4 6 8 10
+    python studies/rates.py --loss cross_entropy                   # k = 3 classes of x_1 on the cube m = 1, 2, 3
+    python studies/rates.py --loss cross_entropy --label soft:3 onehot:3+flip:0.1
+    python studies/rates.py --problems cube:m=1 cube:m=2 --label ramp step sin:2 ramp+noise:0.5 ramp+flip:0.1
+    python studies/rates.py --problems cube:m=2 --loss absolute huber   # no rate claimed (not strongly convex)
 """
 from __future__ import annotations
 
@@ -53,6 +57,19 @@ COST_8192 = {
     "cube m=3 d=3": (6.5, 1.05), "cube m=4 d=4": (11.8, 1.25),
 }
 OVERHEAD = 1.1  # measured wall / sum of run costs over 2 workers: 464 / 437 = 1.06 (start, imbalance)
+# The cross-entropy study (--loss cross_entropy): vector labels have references on the flat cube only
+# (lipconv.continuum.lifted_reference), and its runs cost more (a Newton sequence of QPs per solve);
+# its own cost table, the dearer of its two default labels: `--calibrate --loss cross_entropy --label
+# onehot:3` on this machine (one process, load 0.4-1.0) gave (6.6, 1.24), (49.1, 1.58), (27.3, 1.8)
+# s at n = 8,192; soft:3 runs cost about 3x as much (m = 3, n = 8,192: 75-95 s per run in the study
+# with 2 workers, against 22-33 s for onehot:3), so the table holds 3x the one-hot costs (m = 1
+# measured with one-hot labels only: its runs are seconds).
+CE_PROBLEMS = ("cube:m=1", "cube:m=2", "cube:m=3")
+CE_COST_8192 = {"cube m=1 d=1": (20.0, 1.24), "cube m=2 d=2": (150.0, 1.58), "cube m=3 d=3": (85.0, 1.8)}
+# Default labels per loss (others: "ramp"): for the cross-entropy, one-hot classes of x_1 (the
+# classification problem; discontinuous labels) and their soft, Lipschitz counterpart (inside the
+# theorems' hypotheses).
+DEFAULT_LABELS = {"cross_entropy": ("onehot:3", "soft:3")}
 
 
 def _problem_key(spec: str) -> str:
@@ -69,13 +86,14 @@ def run_cost(key: str, n: int, costs: dict) -> float:
 
 
 def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = COST_8192, n_min: int = N_MIN,
-              factor: int = GRID_FACTOR, n_limit: int = 1 << 17) -> tuple[tuple, dict, float]:
+              factor: int = GRID_FACTOR, n_limit: int = 1 << 17, settings: int = 1) -> tuple[tuple, dict, float]:
     """The n grid and per-problem caps that fit ``budget`` seconds of wall time.
 
     Every problem starts with n = n_min, n_min * factor; then the top n of the problem with the
     smallest top n (the cheapest next step among equals) is raised by ``factor`` while the predicted
     wall time,
-    OVERHEAD * (sum of run costs over problems, n and seeds) / jobs, stays within the budget.
+    OVERHEAD * (sum of run costs over problems, n and seeds) * settings / jobs, stays within the
+    budget, ``settings`` the number of (label, loss, lam, method) combinations run per problem.
     Returns (ns, caps keyed by problem name, predicted seconds)."""
     keys = [_problem_key(p) for p in problems]
     top = {k: n_min * factor for k in keys}
@@ -87,7 +105,7 @@ def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = C
             while n <= t:
                 s += run_cost(k, n, costs)
                 n *= factor
-        return OVERHEAD * s * seeds / max(jobs, 1)
+        return OVERHEAD * s * seeds * settings / max(jobs, 1)
 
     while True:
         # Smallest top n first (every problem reaches a common n before any goes beyond it), then
@@ -128,8 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest n per problem, e.g. 'cube m=2 d=2=1024' 'circle d=2=512' (default: planned)")
     p.add_argument("--seeds", type=int, default=None, help=f"seeds per n (0..S-1; default {DEFAULT_SEEDS})")
     p.add_argument("--lam", nargs="+", type=float, default=[0.02], help="ambient lambda values")
-    p.add_argument("--loss", nargs="+", default=["squared"])
-    p.add_argument("--label", nargs="+", default=["ramp"], help="ramp, ramp:<delta>, step, smooth")
+    p.add_argument("--loss", nargs="+", default=["squared"],
+                   help="squared, absolute, huber, cross_entropy (the last runs the cube problems with one-hot "
+                        "labels of x_1 by default; absolute and huber: no rate is claimed)")
+    p.add_argument("--label", nargs="+", default=None,
+                   help="label specs: ramp, ramp:<delta>, step, smooth, sin:<k>, onehot:<k>, soft:<k>, each optionally "
+                        "with +noise:<sigma> or +flip:<p> (default: ramp; onehot:3 and soft:3 for cross_entropy)")
     p.add_argument("--method", nargs="+", default=["convex"], help=f"one of {tuple(METHOD_RUNNERS)}")
     p.add_argument("--density", default="uniform", choices=["uniform", "linear"])
     p.add_argument("--jobs", type=int, default=2, help="parallel workers")
@@ -148,8 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _vector_loss(args) -> bool:
+    return "cross_entropy" in args.loss
+
+
+def _labels(args) -> tuple:
+    if args.label:
+        return tuple(args.label)
+    return tuple(dict.fromkeys(lab for loss in args.loss for lab in DEFAULT_LABELS.get(loss, ("ramp",))))
+
+
+def _costs(args) -> dict:
+    return CE_COST_8192 if _vector_loss(args) else COST_8192
+
+
 def _problems(args) -> tuple:
-    problems = list(args.problems or (QUICK_PROBLEMS if args.quick else DEFAULT_PROBLEMS))
+    default = CE_PROBLEMS if _vector_loss(args) else (QUICK_PROBLEMS if args.quick else DEFAULT_PROBLEMS)
+    problems = list(args.problems or default)
     if args.d:
         out = []
         for spec in problems:
@@ -189,25 +226,27 @@ def config_from_args(args) -> tuple[SweepConfig, str]:
     if args.n:
         ns, caps, plan = tuple(args.n), {}, f"grid given (--n {' '.join(map(str, args.n))})"
     else:
-        ns, caps, predicted = plan_grid(problems, budget=budget, seeds=seeds, jobs=args.jobs)
+        settings = len(_labels(args)) * len(args.loss) * len(args.lam) * len(args.method)
+        ns, caps, predicted = plan_grid(problems, budget=budget, seeds=seeds, jobs=args.jobs, costs=_costs(args),
+                                        settings=settings)
         plan = (f"grid planned for a budget of {budget:g} s on {args.jobs} worker(s) from the measured run costs "
                 f"(predicted {predicted:.0f} s); largest n per problem: "
                 + ", ".join(f"{k} {v}" for k, v in caps.items()))
     if args.cap is not None:
         caps.update(_parse_caps(args.cap))
-    out = args.out or ("rates_output_quick" if quick else "rates_output")
+    out = args.out or ("rates_output_quick" if quick else "rates_output") + ("_ce" if _vector_loss(args) and not args.out else "")
     config = SweepConfig(
         problems=problems, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam), losses=tuple(args.loss),
-        labels=tuple(args.label), methods=tuple(args.method), density=args.density, n_caps=caps,
+        labels=_labels(args), methods=tuple(args.method), density=args.density, n_caps=caps,
         output=os.path.join(out, "rates.csv"), l2_rtol=args.l2_rtol, sup_rtol=args.sup_rtol,
-        sup_evals=args.sup_evals, n_reference=args.n_reference, run_costs=COST_8192, n_jobs=args.jobs,
+        sup_evals=args.sup_evals, n_reference=args.n_reference, run_costs=_costs(args), n_jobs=args.jobs,
         backend=args.backend,
         scheduler=args.scheduler, progress=not args.no_progress,
     )
     return config, plan
 
 
-def calibrate(problems, *, ns=(2048, 8192)) -> dict:
+def calibrate(problems, *, ns=(2048, 8192), loss="squared", label="ramp") -> dict:
     """Time one run (seed 0) per problem at each n, in this process; print and return the cost table."""
     from lipconv.rates import get_runner, make_problem
     from lipconv.rates._sweep import _run_one, run_key
@@ -216,11 +255,11 @@ def calibrate(problems, *, ns=(2048, 8192)) -> dict:
     settings = dict(l2_rtol=0.05, sup_rtol=0.05, sup_evals=400_000, n_reference=1024, lipconv_version="calibrate")
     for spec in problems:
         name, m, d = parse_problem(spec)
-        prob = make_problem(name, m, d=d, lam=0.02, label="ramp")
+        prob = make_problem(name, m, d=d, lam=0.02, label=label, loss=loss)
         times = []
         for n in ns:
-            run = dict(manifold=name, m=prob.m, d=prob.d, density="uniform", n=n, seed=0, lam=0.02, loss="squared",
-                       label="ramp", method="convex")
+            run = dict(manifold=name, m=prob.m, d=prob.d, density="uniform", n=n, seed=0, lam=0.02, loss=loss,
+                       label=label, method="convex")
             run["run_key"] = run_key(run)
             row = _run_one(prob, run, get_runner("convex"), settings)
             times.append(row["run_time"])
@@ -237,7 +276,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.calibrate:
-            calibrate(_problems(args))
+            calibrate(_problems(args), loss=args.loss[0], label=_labels(args)[0])
             return 0
         config, plan = config_from_args(args)
     except (ValueError, ImportError) as exc:

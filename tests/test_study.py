@@ -156,3 +156,26 @@ def test_study_with_every_run_failed_still_reports(study, tmp_path, capsys):
         del METHOD_RUNNERS["test-down"]
     summary = (out / "summary.md").read_text()
     assert "Runs: 2 (2 failed)" in summary and "RuntimeError: solver down" in summary
+
+
+def test_cross_entropy_study_configuration(study):
+    """--loss cross_entropy: the cube problems, one-hot and soft labels of x_1, its own cost table,
+    a grid planned inside the budget counting both labels, its own output directory."""
+    cfg, plan = study.config_from_args(study.build_parser().parse_args(["--loss", "cross_entropy"]))
+    assert cfg.losses == ("cross_entropy",) and cfg.labels == ("onehot:3", "soft:3")
+    assert [p[0] for p in cfg.problems] == ["cube"] * 3 and [p[1] for p in cfg.problems] == [1, 2, 3]
+    assert cfg.run_costs == study.CE_COST_8192 and cfg.output.startswith("rates_output_ce")
+    _, _, one = study.plan_grid(study.CE_PROBLEMS, budget=study.DEFAULT_BUDGET, seeds=10, jobs=2,
+                                costs=study.CE_COST_8192)
+    _, caps2, two = study.plan_grid(study.CE_PROBLEMS, budget=study.DEFAULT_BUDGET, seeds=10, jobs=2,
+                                    costs=study.CE_COST_8192, settings=2)
+    assert two <= study.DEFAULT_BUDGET and caps2 == cfg.n_caps
+    labels, _ = study.config_from_args(study.build_parser().parse_args(["--label", "sin:2", "ramp+flip:0.1"]))
+    assert labels.labels == ("sin:2", "ramp+flip:0.1") and labels.run_costs == study.COST_8192
+
+
+def test_cross_entropy_with_scalar_labels_is_a_clear_error(study, tmp_path, capsys):
+    argv = ["--problems", "cube:m=1", "--n", "16", "--seeds", "1", "--loss", "cross_entropy", "--label", "ramp",
+            "--out", str(tmp_path / "o"), "--no-progress", "--no-plots"]
+    assert study.main(argv) == 2
+    assert "simplex" in capsys.readouterr().err

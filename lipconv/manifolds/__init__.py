@@ -1,10 +1,12 @@
 """Sampled manifolds in [0,1]^d with densities, quadratures and label functions (seed 000, Section 4)."""
 from ._base import DENSITIES, Manifold
 from ._curved import CurvedTorus
-from ._labels import Label, corrupt_labels, onehot_label, ramp_label, smooth_label, step_label
+from ._labels import (
+    Label, corrupt_labels, onehot_label, ramp_label, sine_label, smooth_label, soft_label, step_label,
+)
 from ._manifolds import Circle, FlatCube, Sphere, Torus
 
 __all__ = [
     "Manifold", "DENSITIES", "FlatCube", "Circle", "Sphere", "Torus", "CurvedTorus",
-    "Label", "ramp_label", "step_label", "smooth_label", "onehot_label", "corrupt_labels",
+    "Label", "ramp_label", "step_label", "smooth_label", "sine_label", "onehot_label", "soft_label", "corrupt_labels",
 ]

@@ -15,7 +15,8 @@ import numpy as np
 
 from .._validation import check_int, check_positive, check_rng
 
-__all__ = ["Label", "ramp_label", "step_label", "smooth_label", "onehot_label", "corrupt_labels"]
+__all__ = ["Label", "ramp_label", "step_label", "smooth_label", "sine_label", "onehot_label", "soft_label",
+           "corrupt_labels"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Label:
         Number of outputs; 1 means scalar labels of shape (n,).
     params : dict
         The parameters (``{"delta": 0.5}``, ``{"k": 3}``, ...).
+    breaks : tuple of float
+        The t-values in [-1, 1] where the label is not smooth (kinks, jumps); between them it is
+        analytic, which quadratures of the label use (:func:`lipconv.continuum.lifted_reference`).
     """
 
     name: str
@@ -39,6 +43,7 @@ class Label:
     k: int
     params: dict
     fn: Callable[[np.ndarray], np.ndarray] = field(repr=False, compare=False)
+    breaks: tuple = ()
 
     def __call__(self, t) -> np.ndarray:
         t = np.asarray(t, dtype=float)
@@ -59,13 +64,13 @@ def ramp_label(delta: float) -> Label:
     """
     delta = check_positive(delta, "delta")
     return Label(f"ramp(delta={delta:g})", 1.0 / delta, 1, {"delta": delta},
-                 lambda t: np.clip(t / delta, -1.0, 1.0))
+                 lambda t: np.clip(t / delta, -1.0, 1.0), breaks=(-delta, delta) if delta < 1 else ())
 
 
 def step_label() -> Label:
     r"""Step :math:`y(t) = \mathrm{sign}(t)` (with y(0) = 0, the odd choice, so that symmetric
     quadratures stay symmetric). Not Lipschitz: outside the theorems, still a useful case."""
-    return Label("step", np.inf, 1, {}, np.sign)
+    return Label("step", np.inf, 1, {}, np.sign, breaks=(0.0,))
 
 
 def smooth_label() -> Label:
@@ -85,7 +90,39 @@ def onehot_label(k: int) -> Label:
         cls = np.clip(np.floor(0.5 * k * (t + 1.0)).astype(int), 0, k - 1)
         return np.eye(k)[cls]
 
-    return Label(f"onehot(k={k})", np.inf, k, {"k": k}, fn)
+    return Label(f"onehot(k={k})", np.inf, k, {"k": k}, fn, breaks=tuple(-1.0 + 2.0 * c / k for c in range(1, k)))
+
+
+def sine_label(k: float) -> Label:
+    r"""Oscillating :math:`y(t) = \sin(2\pi k t)`, Lipschitz constant :math:`2\pi k` (odd in t).
+
+    Lipschitz for every k, with a constant that grows with k: the family of the issue's label study
+    (seed 000's theorems hold for each k; their constants grow with it)."""
+    k = check_positive(k, "k")
+    return Label(f"sin(k={k:g})", 2.0 * np.pi * k, 1, {"k": k}, lambda t: np.sin(2.0 * np.pi * k * t))
+
+
+def soft_label(k: int, *, beta: float = 4.0) -> Label:
+    r"""Soft classes on the simplex: :math:`z_c(t) = \mathrm{softmax}_c(-\beta (t - t_c)^2)`, with
+    :math:`t_c` the centres of k equal bins of [-1, 1].
+
+    Smooth, so Lipschitz: the softmax's Jacobian has spectral norm at most 1/2 and the scores'
+    derivative has Euclidean norm at most :math:`4\beta\sqrt k`, so :math:`2\beta\sqrt k` (stored)
+    bounds the Lipschitz constant in the Euclidean norm. The soft counterpart of
+    :func:`onehot_label` (its class is the largest component, the same bins), inside the
+    Lipschitz-label hypotheses.
+    """
+    k = check_int(k, "k", minimum=2)
+    beta = check_positive(beta, "beta")
+    centres = -1.0 + (2.0 * np.arange(k) + 1.0) / k
+
+    def fn(t):
+        s = -beta * (t[:, None] - centres[None, :]) ** 2
+        s -= s.max(axis=1, keepdims=True)
+        e = np.exp(s)
+        return e / e.sum(axis=1, keepdims=True)
+
+    return Label(f"soft(k={k}, beta={beta:g})", 2.0 * beta * np.sqrt(k), k, {"k": k, "beta": beta}, fn)
 
 
 def corrupt_labels(y, fraction: float, rng) -> np.ndarray:

@@ -25,7 +25,7 @@ L2_TARGET = 0.05  # standard error of the L2 estimate, relative to its value (it
 # The quantities whose verdicts the report prints, with the theorem each is set beside; the sup
 # uses the upper end of its certified bracket (the conservative side for an upper bound).
 VERDICT_QUANTITIES = ("w1", "l2sq", "linf_hi")
-HYPOTHESIS_COLUMNS = ("problem", "m", "d", "loss", "labels Lipschitz", "density bounded below",
+HYPOTHESIS_COLUMNS = ("problem", "m", "d", "loss", "labels", "density bounded below",
                       "smooth compact manifold", "theorems that apply")
 MAX_FAILED_LISTED = 20
 
@@ -65,13 +65,16 @@ def hypotheses(df) -> list[dict]:
 
     * loss: strongly convex (theta > 0, Theorem 4.8 and Corollary 4.9), strictly convex (Theorem
       4.7), Lipschitz on the bounded label range [-1, 1] (every loss of :mod:`lipconv.losses` is);
-    * labels Lipschitz: the ramp and smooth labels are, the step is not;
+    * labels: Lipschitz (ramp, smooth, sin, soft) or not (step, one-hot), deterministic y(x) as in
+      eq. (4.4) or noisy (``+noise``, ``+flip``: outside the deterministic-label theory;
+      :func:`lipconv.rates.label_hypotheses`);
     * density bounded below: both densities of :mod:`lipconv.manifolds` are (uniform; 1 + t/2 >= 1/2);
     * smooth compact manifold: the sphere, circle and tori are; the cube is not (it has faces, edges
       and corners, where its sup errors sit, and where Theorem A.1's constant fails by the corner
       factor; DESIGN.md).
     """
     from ..losses import get_loss
+    from ._problems import label_hypotheses, loss_hypotheses, parse_label
 
     varying = _varying(df)
     out = []
@@ -80,9 +83,12 @@ def hypotheses(df) -> list[dict]:
         loss = get_loss(row["loss"])
         strong = loss.theta > 0
         strict = strong or loss.name not in ("absolute", "huber")
-        lipschitz_labels = not str(row["label"]).startswith("step")
+        model = parse_label(row["label"])
+        lipschitz_labels = bool(np.isfinite(model.base.lipschitz))
         smooth = row["manifold"] != "cube"
-        if not lipschitz_labels:
+        if not model.deterministic:
+            applies = "none (noisy labels: outside the deterministic-label theory): measured for comparison"
+        elif not lipschitz_labels:
             applies = "none (labels not Lipschitz): measured for comparison"
         elif strong:
             applies = "Lemma 4.10, Theorem 4.8, Corollary 4.9" + ("" if smooth else " (stated for smooth M)")
@@ -92,15 +98,42 @@ def hypotheses(df) -> list[dict]:
             applies = "Lemma 4.10 only (loss not strictly convex)"
         out.append({
             "problem": group_name(row, varying), "m": int(row["m"]), "d": int(row["d"]),
-            "loss": f"{loss.name}: " + (f"strongly convex (theta = {loss.theta:g})" if strong else
-                                        "strictly convex, not strongly" if strict else "not strictly convex")
-                    + ", Lipschitz on [-1, 1]",
-            "labels Lipschitz": "yes" if lipschitz_labels else "no (step)",
+            "loss": f"{loss.name}: {loss_hypotheses(loss)}",
+            "labels": f"{row['label']}: {label_hypotheses(row['label'])}",
             "density bounded below": "yes" if row["density"] == "uniform" else "yes (>= 1/2)",
             "smooth compact manifold": "yes" if smooth else "no: boundary (faces, edges, corners)",
             "theorems that apply": applies,
         })
     return out
+
+
+def _reference_accuracy(ok, varying) -> list[str]:
+    r"""The certified references' accuracy against the smallest measured L2 error of their problem.
+
+    The measured :math:`E = \|\bar u_n - v_h\|^2` differs from the error against :math:`u^\lambda`
+    by at most :math:`2 e_2 \sqrt{E} + e_2^2` (triangle inequality), e_2 the reference's certified
+    L2 bound; the table gives that over E at the smallest E of the problem (target: <= 1 %)."""
+    if "ref_err_l2" not in ok.columns or "ref_kind" not in ok.columns:
+        return []
+    rows = []
+    for key, g in ok[ok["ref_kind"] == "lifted"].groupby(list(_key_columns()), sort=True, dropna=False):
+        e2 = float(g["ref_err_l2"].astype(float).max())
+        E = g["l2sq"].astype(float)
+        if not (np.isfinite(e2) and len(E) and E.min() > 0):
+            continue
+        Emin = float(E.min())
+        rel = (2.0 * e2 * np.sqrt(Emin) + e2**2) / Emin
+        rows.append([group_name(dict(zip(_key_columns(), key)), varying), _fmt(float(g["ref_err_J"].max()), ".2e"),
+                     _fmt(e2, ".2e"), _fmt(float(g["ref_err_sup"].max()), ".2e"), _fmt(Emin, ".3e"), _fmt(rel, ".2%"),
+                     "yes" if rel <= 0.01 else "NO"])
+    if not rows:
+        return []
+    return ["", "## Accuracy of the certified 1-D references", "",
+            "lifted references (lipconv.continuum.lifted_reference): J* within [lower, J[v_h]] (width below), "
+            "||v_h - u^lam||_L2 <= e_2 and sup |v_h - u^lam| <= e_sup, all certified. Effect on the smallest "
+            "measured L2^2 error E of the problem: (2 e_2 sqrt(E) + e_2^2) / E.", "",
+            *_table(["problem", "J bracket width", "e_2 (L2 bound)", "e_sup (sup bound)", "smallest E",
+                     "effect on E", "<= 1 %"], rows)]
 
 
 def certification_counts(df) -> list[dict]:
@@ -208,8 +241,9 @@ def summary_markdown(df, fits, *, wall: float, load: tuple, cores: int | None = 
         "in parentheses the log-log slope of the bound itself over the measured n (logs kept). The sharp "
         "rate is known for W1 only (n^-1/2, sqrt(log n / n), n^-1/m for m = 1, 2, >= 3); no column "
         "claims one for the errors. The errors are those of the worst extension of u_n (McShane or "
-        "Whitney envelope: the theorems bound every minimizer); the sup is the upper end of its "
-        "certified bracket.",
+        "Whitney envelope: the theorems bound every minimizer; for vector outputs the pointwise bound "
+        "B(x) = min_i (||u_i - u^lam(x)|| + L_n |x - x_i|) on the error of every extension); the sup is "
+        "the upper end of its certified bracket.",
         "",
         "**What is checked with C unknown**: the ratio error / bound must stay bounded; its fitted "
         "exponent and interval are shown, and the verdict is 'decreasing' (interval below 0), 'flat' "
@@ -316,6 +350,8 @@ def summary_markdown(df, fits, *, wall: float, load: tuple, cores: int | None = 
                           "one (McShane or Whitney) adds an extension error set by the spacing n^-1/m of the "
                           f"samples: {ranges(between)}. All are far steeper than the theorem's -1/(m+2), which "
                           "is a worst case over targets; probing it needs targets chosen per n (DESIGN.md)."]
+
+    lines += _reference_accuracy(ok, varying)
 
     failed = df[df["status"] != "ok"]
     if len(failed):

@@ -34,7 +34,7 @@ RESULT_COLUMNS = (
     "l2sq_samples", "n_error", "linf_lo", "linf_hi", "linf_mid_lo", "linf_mid_hi", "sup_evals_used",
     "J_un", "J_n", "J_ref", "excess_J", "excess_J_se", "gap_Jn", "lemma412",
     "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
-    "ref_kind", "ref_err_sup", "ref_err_J", "solver_method", "max_violation", "relative_gap",
+    "ref_kind", "ref_err_sup", "ref_err_J", "ref_err_l2", "solver_method", "max_violation", "relative_gap",
     "solve_time", "w1_time", "metrics_time", "run_time", "error", "run_key",
 )
 COLUMNS = KEY_COLUMNS + SETTING_COLUMNS + RESULT_COLUMNS
@@ -73,7 +73,8 @@ class SweepConfig:
     losses : tuple of str
         Loss names (:func:`lipconv.losses.get_loss`).
     labels : tuple of str
-        "ramp", "ramp:<delta>", "step", "smooth".
+        Label specs (:func:`lipconv.rates.parse_label`): "ramp", "ramp:<delta>", "step", "smooth",
+        "sin:<k>", "onehot:<k>", "soft:<k>", optionally with "+noise:<sigma>" or "+flip:<p>".
     methods : tuple of str
         Keys of :data:`lipconv.rates.METHOD_RUNNERS` ("convex", "pairs", "cutting-plane", ...).
     output : str
@@ -459,12 +460,13 @@ def _run_one(problem, spec: dict, runner, settings: dict) -> dict:
     row = {c: spec[c] for c in KEY_COLUMNS}
     row.update(settings)
     row.update(run_key=spec["run_key"], theta=problem.theta, J_ref=problem.J_ref, lipschitz_ref=problem.lipschitz_ref,
-               ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup, ref_err_J=problem.ref_err_J, error="")
+               ref_kind=problem.ref_kind, ref_err_sup=problem.ref_err_sup, ref_err_J=problem.ref_err_J,
+               ref_err_l2=problem.ref_err_l2, error="")
     try:
         manifold = problem.manifold()
         rng = np.random.default_rng([spec["seed"], spec["n"]])
         X = manifold.sample(spec["n"], rng)
-        y = problem.label().on(manifold, X)
+        y = problem.sample_labels(manifold, X, rng)  # noise (if any) drawn after the samples
         t = time.perf_counter()
         w1 = wasserstein1(X, manifold, seed=spec["seed"])
         row.update(w1=w1.value, w1_lo=w1.lo, w1_hi=w1.hi, w1_rel_width=w1.relative_width, w1_method=w1.method,
