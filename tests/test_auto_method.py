@@ -76,3 +76,20 @@ def test_convex_runner_defers_to_the_solvers_auto():
     assert res.method == "cutting-plane"
     t = FlatCube(2, 3, seed=0).coordinate(X)
     assert convex_runner(t, y, lam=LAM, loss="cross_entropy").method == "cutting-plane"
+
+
+def test_auto_falls_back_to_all_pairs_when_the_cutting_plane_fails(monkeypatch):
+    """A SolverError of the cutting plane under "auto" is retried with all pairs (small n) and
+    recorded; with the method named explicitly it propagates."""
+    import lipconv.solvers._api as api
+    from lipconv.solvers import SolverError
+
+    def broken(*args, **kwargs):
+        raise SolverError("planted failure")
+
+    monkeypatch.setitem(api._METHOD_SOLVERS, "cutting-plane", broken)
+    X, y = _problem("squared", 40)
+    res = lipschitz_regression(X, y, lam=LAM, method="auto")
+    assert res.method == "pairs" and "planted failure" in res.info["fallback"] and res.certified
+    with pytest.raises(SolverError, match="planted"):
+        lipschitz_regression(X, y, lam=LAM, method="cutting-plane")

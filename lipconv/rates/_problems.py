@@ -303,11 +303,14 @@ class Problem:
 
     def label(self):
         """The deterministic (mean) label: the continuum problem's (:class:`LabelModel`)."""
-        return self.label_model.mean
+        return self._model().mean
 
     def sample_labels(self, manifold, X, rng) -> np.ndarray:
         """Labels of the samples X, with the spec's noise drawn from ``rng``."""
-        return self.label_model.sample(manifold.coordinate(X), rng)
+        return self._model().sample(manifold.coordinate(X), rng)
+
+    def _model(self) -> LabelModel:
+        return self.label_model if self.label_model is not None else parse_label(self.label_spec)
 
     def u_ref(self, x) -> np.ndarray:
         """:math:`u^\\lambda` at ambient points x of M (exact references only)."""
