@@ -347,7 +347,7 @@ def summary_markdown(df, fits, *, wall: float, load: tuple, cores: int | None = 
                           "and plateaus), which n samples pin down with error n^-1/2"
                           + (f" (reached within 0.15 for m = {', '.join(map(str, sorted(set(near))))})" if near else "")
                           + ". Off the samples u_n is only some L_n-Lipschitz extension of those values; the worst "
-                          "one (McShane or Whitney) adds an extension error set by the spacing n^-1/m of the "
+                          "one (McShane or Whitney; for vector outputs the bound B on every extension) adds an extension error set by the spacing n^-1/m of the "
                           f"samples: {ranges(between)}. All are far steeper than the theorem's -1/(m+2), which "
                           "is a worst case over targets; probing it needs targets chosen per n (DESIGN.md)."]
 
