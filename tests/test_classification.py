@@ -98,3 +98,17 @@ def test_hypotheses_name_the_families_and_losses():
     assert "no rate is claimed" in hyp[("ramp", "huber")]["loss"]
     assert "Lemma 4.10 only" in hyp[("ramp", "absolute")]["theorems that apply"]
     assert "theta = 0.0826" in hyp[("soft", "cross_entropy")]["loss"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (dict(X=np.full((5, 2), np.nan)), "X must be finite"),
+    (dict(U=np.ones((4, 3))), "one row per row of X"),
+    (dict(x=np.ones((7, 3))), "x must have d = 2"),
+    (dict(v=np.ones((7, 2))), "v k = 3"),
+    (dict(L=-1.0), "L must be"),
+])
+def test_extension_error_bound_bad_input_raises(args, match):
+    base = dict(X=np.zeros((5, 2)), U=np.zeros((5, 3)), L=1.0, x=np.zeros((7, 2)), v=np.zeros((7, 3)))
+    base.update(args)
+    with pytest.raises(ValueError, match=match):
+        extension_error_bound(base["X"], base["U"], base["L"], base["x"], base["v"])

@@ -153,3 +153,22 @@ def test_bad_label_loss_pairs_raise(kwargs, match):
 def test_vector_labels_off_the_cube_raise():
     with pytest.raises(ValueError, match="flat cube"):
         make_problem("sphere", 2, lam=0.05, label="onehot:3", loss="cross_entropy")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(lam=0.0), "lam must be finite and > 0"),
+    (dict(lam=float("nan")), "lam must be finite and > 0"),
+    (dict(lam=0.1, N=2), "N must be an integer >= 4"),
+    (dict(lam=0.1, scale=-1.0), "scale must be finite and > 0"),
+    (dict(lam=0.1, p_y=3), "p_y must be one of"),
+])
+def test_lifted_reference_bad_input_raises(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lifted_reference(ramp_label(0.5), **kwargs)
+
+
+def test_lifted_reference_rejects_a_label_that_is_not_a_function_and_nan_labels():
+    with pytest.raises(ValueError, match="label must be a callable"):
+        lifted_reference("ramp", lam=0.1)
+    with pytest.raises(ValueError, match="finite"):
+        lifted_reference(lambda t: t * np.nan, lam=0.1, N=8)

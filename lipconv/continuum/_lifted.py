@@ -168,6 +168,8 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     from ..norms import pnorm
     from ..solvers import lipschitz_regression
 
+    if not callable(label):
+        raise ValueError(f"label must be a callable of t (a lipconv.manifolds.Label), got {label!r}")
     lam = check_positive(lam, "lam")
     scale = check_positive(scale, "scale")
     m = check_int(m, "m", minimum=1)

@@ -179,11 +179,15 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     from scipy.spatial import cKDTree
 
     from .._pairwise import distance_blocks
+    from .._validation import check_points
 
-    X = np.asarray(X, dtype=float)
-    U = np.asarray(U, dtype=float).reshape(X.shape[0], -1)
-    x = np.asarray(x, dtype=float)
-    v = np.asarray(v, dtype=float).reshape(x.shape[0], -1)
+    X, U, x, v = (check_points(a, name) for a, name in ((X, "X"), (U, "U"), (x, "x"), (v, "v")))
+    if U.shape[0] != X.shape[0] or v.shape[0] != x.shape[0]:
+        raise ValueError(f"U must have one row per row of X and v one per row of x, got {U.shape[0]} for "
+                         f"{X.shape[0]} and {v.shape[0]} for {x.shape[0]}")
+    if x.shape[1] != X.shape[1] or v.shape[1] != U.shape[1]:
+        raise ValueError(f"x must have d = {X.shape[1]} columns and v k = {U.shape[1]}, got {x.shape[1]} and {v.shape[1]}")
+    L = check_positive(L, "L", allow_zero=True)
     kk = min(k_near, X.shape[0])
     dist, idx = cKDTree(X).query(x, k=kk)
     dist, idx = dist.reshape(x.shape[0], kk), idx.reshape(x.shape[0], kk)
