@@ -7,14 +7,16 @@ final program, objective, the two parts of the certificate (max_violation over A
 to the label range; the relative duality gap of the full program) and the ratio to the other
 method of the same row. "before" is the cutting plane as it was at the start of issue 14, kept
 selectable through options of the same function: the block-pair oracle, a cold kNN(6) start on
-every level without transferred pairs, and multipliers dropped at a fixed 1e-6 of the largest
-(``LEGACY``); the subproblems (Clarabel, qdldl) are the same. A row of "before" that runs longer
-than ``--cap`` seconds is stopped and its ratio printed as a lower bound (">= x").
+every level without transferred pairs, multipliers dropped at a fixed 1e-6 of the largest, levels
+of n / 4 points (``LEGACY``); the subproblems (Clarabel, qdldl) are the same. A row of "before"
+that runs longer than ``--cap`` seconds is stopped and its ratio printed as a lower bound (">= x").
 
-Each target row runs in a fresh subprocess (numba's cached kernels are loaded there; its time
-includes that), so that its peak memory is its own.
+Each row runs in a fresh subprocess (numba's cached kernels are loaded there; its time includes
+that), so that its peak memory is its own. The rows with n <= 10,000 are run ``--repeat`` times
+(default 3), now and before alternating, and report the medians: at a second or less per solve,
+single runs differ by more than the methods do.
 
-    python benchmarks/solver_scaling.py                 # n <= 10,000 rows (minutes)
+    python benchmarks/solver_scaling.py                 # n <= 10,000 rows and FlatCube(3,3) 8,192 (minutes)
     python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000
     python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000 (about half an hour)
     python benchmarks/solver_scaling.py --vector        # + vector outputs (issue 13; about 8 minutes)
@@ -41,7 +43,7 @@ import numpy as np
 
 LAM = 0.01
 NOISE = 0.1
-LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0}
+LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0, "coarsen": 4, "keep_slack": 1.0}
 NEW: dict = {}
 CE_LEGACY = {"loose_newton": None}
 LOSS = {"ce3": "cross_entropy"}  # the other cases use the squared loss
@@ -112,10 +114,28 @@ def row(case, n, label, r, ratio=""):
           f"{r['objective']:.10f} {r['max_violation']:8.1e} {r['relative_gap']:8.1e}  {ratio:>8s}", flush=True)
 
 
-def compare(case, n, seed, cap, reference=None):
-    """The new cutting plane against the method of before (and the cvxpy reference where given)."""
-    new = run(case, n, "cutting-plane", NEW, seed, None)
-    old = run(case, n, "cutting-plane", LEGACY, seed, cap)
+def median_run(case, n, seed, cap, repeat):
+    """``repeat`` runs of now and before, alternating (so that a change of load hits both), each
+    reported with the median of its times (the other fields are those of its first run)."""
+    news, olds = [], []
+    for _ in range(max(int(repeat), 1)):
+        news.append(run(case, n, "cutting-plane", NEW, seed, None))
+        olds.append(run(case, n, "cutting-plane", LEGACY, seed, cap))
+
+    def med(rs):
+        r = dict(rs[0])
+        if all("time" in x and not x.get("timeout") for x in rs):
+            r["time"] = float(np.median([x["time"] for x in rs]))
+            r["times"] = [round(x["time"], 2) for x in rs]
+        return r
+
+    return med(news), med(olds)
+
+
+def compare(case, n, seed, cap, reference=None, repeat=1):
+    """The new cutting plane against the method of before (and the cvxpy reference where given);
+    with ``repeat`` > 1 the medians of that many alternating runs of each."""
+    new, old = median_run(case, n, seed, cap, repeat)
     if old.get("timeout"):
         ratio = f">= {old['time'] / new['time']:.1f}x" if "time" in new and not new.get("timeout") else ""
     elif "time" in old and "time" in new:
@@ -126,7 +146,11 @@ def compare(case, n, seed, cap, reference=None):
     row(case, n, "before", old)
     if "objective" in old and "objective" in new:
         print(f"{'':<8s} {'':>9s}  objectives agree to {abs(old['objective'] - new['objective']) / abs(new['objective']):.1e} "
-              f"relative; levels (n, rounds, s): {new['levels']}", flush=True)
+              f"relative; levels (n, rounds, s): {new['levels']}; certified: now {new['certified']}, "
+              f"before {old['certified']}", flush=True)
+    if "times" in new and "times" in old:
+        print(f"{'':<8s} {'':>9s}  times of the {len(new['times'])} runs [s]: now {new['times']}, before {old['times']}",
+              flush=True)
     if reference:
         ref = run(case, n, reference, {}, seed, cap)
         row(case, n, "pairs (cvxpy)", ref, f"{ref['time'] / new['time']:.1f}x" if "time" in ref and not ref.get("timeout") else "")
@@ -171,6 +195,7 @@ def main(argv=None):
     ap.add_argument("--vector", action="store_true", help="also the vector-output rows of issue 13")
     ap.add_argument("--vector-only", action="store_true", help="only the vector-output rows of issue 13")
     ap.add_argument("--cap", type=float, default=1200.0, help="seconds after which a 'before' row is stopped")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each method per row with n <= 10,000 (medians)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -184,8 +209,9 @@ def main(argv=None):
     print(HEADER)
     if not args.vector_only:
         for n in (300, 500, 1000):
-            compare("cube2", n, args.seed, args.cap, reference="pairs")
-        compare("sphere", 10_000, args.seed, args.cap)
+            compare("cube2", n, args.seed, args.cap, reference="pairs", repeat=args.repeat)
+        compare("sphere", 10_000, args.seed, args.cap, repeat=args.repeat)
+        compare("cube3", 8_192, args.seed, args.cap, repeat=args.repeat)
     if args.targets:
         compare("cube3", 65_536, args.seed, args.cap)
         compare("cube2", 100_000, args.seed, args.cap)

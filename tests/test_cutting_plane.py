@@ -283,3 +283,62 @@ def test_cutting_plane_thousand_points_matches_reference():
     ref = lipschitz_regression(X, y, lam=0.02, method="pairs")
     cp = lipschitz_regression(X, y, lam=0.02, method="cutting-plane")
     np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- coarse-to-fine start (issue 14)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_intrinsic_dimension_estimate_of_flat_cubes(m):
+    from lipconv.manifolds import FlatCube
+    from lipconv.solvers._cutting_plane import intrinsic_dimension
+
+    rng = np.random.default_rng(m)
+    X = FlatCube(m, 3).sample(8192, rng)
+    assert abs(intrinsic_dimension(X[:2048], X, 2.0) - m) < 0.3
+    assert abs(intrinsic_dimension(X[:4096], X, np.inf) - m) < 0.3
+
+
+def test_intrinsic_dimension_of_duplicated_points_is_infinite():
+    from lipconv.solvers._cutting_plane import intrinsic_dimension
+
+    X = np.repeat(np.random.default_rng(0).random((50, 2)), 5, axis=0)  # 4 copies of every point
+    assert intrinsic_dimension(X[::5], X, 2.0) == np.inf
+
+
+@pytest.mark.parametrize("m,inherits", [(2, True), (3, False)])
+def test_auto_transfer_inherits_pairs_below_three_dimensions(m, inherits, monkeypatch):
+    """transfer="auto" starts the fine level like transfer=True on a 2-manifold and like
+    transfer=False on a 3-manifold (the first fine round's rows tell the starts apart); the size
+    from which it decides is lowered to this test's 1,600 points."""
+    from lipconv.manifolds import FlatCube, ramp_label
+    from lipconv.solvers import _cutting_plane
+
+    monkeypatch.setattr(_cutting_plane, "TRANSFER_FILL_N", 1000)
+
+    M = FlatCube(m, 3)
+    rng = np.random.default_rng(20 + m)
+    X = M.sample(1600, rng)
+    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    first = {}
+    for transfer in (True, False, "auto"):
+        *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer)
+        assert status == "optimal" and [lv["n"] for lv in info["levels"]] == [400, 1600]
+        first[transfer] = info["levels"][1]["pairs_per_round"][0]
+        if transfer == "auto":
+            assert abs(info["levels"][0]["dimension_estimate"] - m) < 0.4
+    assert first[True] != first[False]
+    assert first["auto"] == first[inherits]
+
+
+def test_auto_transfer_keeps_the_transfer_below_its_size():
+    """Below TRANSFER_FILL_N points "auto" inherits pairs in any dimension (measured faster there)."""
+    from lipconv.manifolds import FlatCube, ramp_label
+
+    M = FlatCube(3, 3)
+    rng = np.random.default_rng(23)
+    X = M.sample(1600, rng)
+    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    first = {t: _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=t)[5]["levels"] for t in (True, "auto")}
+    assert first["auto"][1]["pairs_per_round"][0] == first[True][1]["pairs_per_round"][0]
+    assert "dimension_estimate" not in first["auto"][0]
