@@ -342,3 +342,9 @@ def test_auto_transfer_keeps_the_transfer_below_its_size():
     first = {t: _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=t)[5]["levels"] for t in (True, "auto")}
     assert first["auto"][1]["pairs_per_round"][0] == first[True][1]["pairs_per_round"][0]
     assert "dimension_estimate" not in first["auto"][0]
+
+
+def test_transfer_rejects_an_unknown_value():
+    X, y = _instance(24, n=60)
+    with pytest.raises(ValueError, match="transfer must be True, False or 'auto', got 'yes'"):
+        _direct(X, y, 0.05, transfer="yes")

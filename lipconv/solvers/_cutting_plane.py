@@ -417,6 +417,8 @@ def solve_cutting_plane(
     from tqdm.auto import tqdm
 
     n, k = Y.shape
+    if not (transfer == "auto" or isinstance(transfer, (bool, np.bool_))):
+        raise ValueError(f"transfer must be True, False or 'auto', got {transfer!r}")
     viol_tol = max(10.0 * tol, 1e-9) if viol_tol is None else float(viol_tol)
     exact_graph = X.shape[1] == 1
     sizes = [n]
