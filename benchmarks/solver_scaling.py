@@ -17,7 +17,7 @@ that), so that its peak memory is its own. The rows with n <= 10,000 are run ``-
 single runs differ by more than the methods do.
 
     python benchmarks/solver_scaling.py                 # n <= 10,000 rows and FlatCube(3,3) 8,192 (minutes)
-    python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000 (about 30 min with --cap 900)
+    python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000 (about 40 min with --cap 900)
     python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000 (about half an hour)
     python benchmarks/solver_scaling.py --vector        # + vector outputs (issue 13; about 8 minutes)
 

@@ -58,7 +58,7 @@ def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: in
     on an m-dimensional set, scales as :math:`n^{-1/m}`; with :math:`r_c, r_f` its medians over the
     coarse and the fine set, :math:`\hat m = \log(n_f / n_c) / \log(r_c / r_f)` (an estimate, not a
     bound; inf when the distances do not shrink, as for duplicated points). With k = 4 (k = 1 was
-    twice as noisy): on FlatCube(m, 3), 2,048 of 8,192 points, 2.88-2.99 for m = 3 and 1.97-2.02
+    twice as noisy): on FlatCube(m, 3), 2,048 of 8,192 points, 2.89-2.99 for m = 3 and 1.97-2.02
     for m = 2 over six seeds; from 400 of 1,600 points 2.73-3.10 and 1.91-2.14. Used only to choose
     how a level starts (``transfer``); the solution and its certificate do not depend on it.
     """
@@ -369,10 +369,10 @@ def solve_cutting_plane(
         2.5. Why: the inherited pairs are long, and in three dimensions long pairs fill in the
         factorization of every interior-point step, which outgrows what the inherited start saves
         from about 32,768 points on. Measured (squared loss, lam = 0.01, ramp(0.5) + 0.1 noise,
-        medians of 3, load about 1), with / without the transfer: FlatCube(3, 3) n = 8,192 1.62 /
-        1.74 s, n = 16,384 4.89 / 5.62 s, n = 32,768 20.6 / 18.4 s, n = 65,536 finest level 100.7 /
-        71.0 s (its first subproblem: 218k rows in 32 s / 145k rows in 2.5 s); FlatCube(2, 3),
-        n = 25,000, 26.5 / 31.0 s.
+        load about 1), with / without the transfer, medians of 3 solves: FlatCube(3, 3) n = 8,192
+        1.62 / 1.74 s, n = 16,384 4.89 / 5.62 s, n = 32,768 20.6 / 18.4 s; single solves, time of
+        the finest level: FlatCube(3, 3) n = 65,536 100.7 / 71.0 s (its first subproblem: 218k rows
+        in 32 s / 145k rows in 2.5 s), FlatCube(2, 3) n = 25,000 26.5 / 31.0 s.
     loose, loose_max : float
         Direct path: each round solves to ``clip(loose * worst violation, tol, loose_max)`` (the first
         to ``loose_max``), without Clarabel's iterative refinement; a converged loose round is
