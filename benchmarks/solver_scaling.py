@@ -7,7 +7,8 @@ final program, objective, the two parts of the certificate (max_violation over A
 to the label range; the relative duality gap of the full program) and the ratio to the other
 method of the same row. "before" is the cutting plane as it was at the start of issue 14, kept
 selectable through options of the same function: the block-pair oracle, a cold kNN(6) start on
-every level without transferred pairs, multipliers dropped at a fixed 1e-6 of the largest, levels
+every level without transferred pairs, multipliers dropped at a fixed 1e-6 of the largest, 3 cuts
+per point and round and the full band of near-active pairs (``keep_slack`` 1) on every level, levels
 of n / 4 points (``LEGACY``); the subproblems (Clarabel, qdldl) are the same. A row of "before"
 that runs longer than ``--cap`` seconds is stopped and its ratio printed as a lower bound (">= x").
 
@@ -18,7 +19,7 @@ single runs differ by more than the methods do.
 
     python benchmarks/solver_scaling.py                 # n <= 10,000 rows and FlatCube(3,3) 8,192 (minutes)
     python benchmarks/solver_scaling.py --targets       # + FlatCube(3,3) 65,536, FlatCube(2,3) 100,000 (about 40 min with --cap 900)
-    python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000 (about half an hour)
+    python benchmarks/solver_scaling.py --million       # + FlatCube(2,3) 1,000,000, stopped at --million-cap (30 min)
     python benchmarks/solver_scaling.py --vector        # + vector outputs (issue 13; about 8 minutes)
 
 ``--vector`` (issue 13, part 4) adds rows for vector outputs on FlatCube(2, 3), lam = 0.01, p_y = 2:
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -43,7 +45,8 @@ import numpy as np
 
 LAM = 0.01
 NOISE = 0.1
-LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0, "coarsen": 4, "keep_slack": 1.0}
+LEGACY = {"oracle": "blocks", "transfer": False, "fine_k": 6, "drop_scale": 0.0, "coarsen": 4, "keep_slack": 1.0,
+          "per_point": 3}
 NEW: dict = {}
 CE_LEGACY = {"loose_newton": None}
 LOSS = {"ce3": "cross_entropy"}  # the other cases use the squared loss
@@ -69,14 +72,16 @@ def problem(case: str, n: int, seed: int):
     return X, y
 
 
-def child(case: str, n: int, method: str, options: dict, seed: int):
-    """One solve in this (fresh) process; prints a JSON line with its result and peak RSS."""
+def child(case: str, n: int, method: str, options: dict, seed: int, progress: bool = False):
+    """One solve in this (fresh) process; prints a JSON line with its result and peak RSS.
+    ``progress``: the solver's progress bar on stderr (level, pairs, L, worst violation), which
+    :func:`run` reads back when the row is stopped at its cap."""
     from lipconv.solvers import lipschitz_regression
 
     X, y = problem(case, n, seed)
     t0 = time.perf_counter()
     res = lipschitz_regression(X, y, lam=LAM, loss=LOSS.get(case, "squared"), method=method,
-                               method_options=options or None)
+                               method_options=options or None, verbose=progress)
     out = dict(time=time.perf_counter() - t0, pairs=res.n_pairs, objective=res.objective, lipschitz=res.lipschitz,
                max_violation=res.max_violation, relative_gap=res.relative_gap, certified=res.certified,
                method=res.method, subproblem_time=res.info.get("subproblem_time"),
@@ -85,14 +90,20 @@ def child(case: str, n: int, method: str, options: dict, seed: int):
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def run(case, n, method, options, seed, cap):
-    """:func:`child` in a fresh interpreter, stopped after ``cap`` seconds (None: no cap)."""
-    cmd = [sys.executable, __file__, "--child", json.dumps([case, n, method, options, seed])]
+def run(case, n, method, options, seed, cap, progress=False):
+    """:func:`child` in a fresh interpreter, stopped after ``cap`` seconds (None: no cap). A stopped
+    run with ``progress`` returns the last status its progress bar printed (how far it got)."""
+    cmd = [sys.executable, __file__, "--child", json.dumps([case, n, method, options, seed, progress])]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
-    except subprocess.TimeoutExpired:
-        return {"timeout": True, "time": time.perf_counter() - t0}
+    except subprocess.TimeoutExpired as exc:
+        out = {"timeout": True, "time": time.perf_counter() - t0}
+        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        bars = [s.strip() for s in re.split(r"[\r\n]", err) if "level=" in s]
+        if bars:
+            out["last_status"] = bars[-1]
+        return out
     line = [s for s in proc.stdout.splitlines() if s.startswith("RESULT ")]
     if not line:
         return {"error": proc.stderr[-1500:]}
@@ -106,6 +117,8 @@ HEADER = (f"{'case':<8s} {'n':>9s}  {'method':<14s} {'time[s]':>9s} {'peak GB':>
 def row(case, n, label, r, ratio=""):
     if r.get("timeout"):
         print(f"{case:<8s} {n:>9,d}  {label:<14s} {'>' + format(r['time'], '.0f'):>9s}  (stopped at the cap)", flush=True)
+        if "last_status" in r:
+            print(f"{'':<8s} {'':>9s}  its last progress line: {r['last_status']}", flush=True)
         return
     if "error" in r:
         print(f"{case:<8s} {n:>9,d}  {label:<14s} failed: {r['error'].splitlines()[-1] if r['error'] else ''}", flush=True)
@@ -194,13 +207,14 @@ def main(argv=None):
     ap.add_argument("--million", action="store_true", help="also FlatCube(2, 3) at n = 1,000,000")
     ap.add_argument("--vector", action="store_true", help="also the vector-output rows of issue 13")
     ap.add_argument("--vector-only", action="store_true", help="only the vector-output rows of issue 13")
+    ap.add_argument("--million-cap", type=float, default=1800.0,
+                    help="seconds after which the n = 1,000,000 row is stopped (default: the target's 30 minutes)")
     ap.add_argument("--cap", type=float, default=1200.0, help="seconds after which a 'before' row is stopped")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each method per row with n <= 10,000 (medians)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        case, n, method, options, seed = json.loads(args.child)
-        child(case, n, method, options, seed)
+        child(*json.loads(args.child))
         return
     if not args.vector_only:
         print(f"lam={LAM}, labels ramp(0.5) + {NOISE} N(0,1), squared loss, p_x=p_y=2, seed={args.seed}; "
@@ -216,7 +230,7 @@ def main(argv=None):
         compare("cube3", 65_536, args.seed, args.cap)
         compare("cube2", 100_000, args.seed, args.cap)
     if args.million:
-        r = run("cube2", 1_000_000, "cutting-plane", NEW, args.seed, None)
+        r = run("cube2", 1_000_000, "cutting-plane", NEW, args.seed, args.million_cap, progress=True)
         row("cube2", 1_000_000, "cutting-plane", r)
         if "levels" in r:
             print(f"{'':<8s} {'':>9s}  levels (n, rounds, s): {r['levels']}; certified: {r['certified']}", flush=True)

@@ -1,6 +1,8 @@
 """Tests of the cutting-plane solver and the pruned pair oracle / certificate (issue 3)."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -348,3 +350,36 @@ def test_transfer_rejects_an_unknown_value():
     X, y = _instance(24, n=60)
     with pytest.raises(ValueError, match="transfer must be True, False or 'auto', got 'yes'"):
         _direct(X, y, 0.05, transfer="yes")
+
+
+@pytest.mark.parametrize("m,narrows", [(2, False), (3, True)])
+def test_auto_keep_slack_narrows_the_band_in_three_dimensions(m, narrows, monkeypatch):
+    """keep_slack="auto" keeps the band at 1.0 on a 2-manifold and narrows it to FILL_KEEP_SLACK on a
+    3-manifold's large levels (size threshold lowered to this test's 1,600 points): the coarse level
+    runs round for round like keep_slack=1.0, and the fine level too exactly when the band stays."""
+    from lipconv.manifolds import FlatCube, ramp_label
+    from lipconv.solvers import _cutting_plane
+
+    monkeypatch.setattr(_cutting_plane, "TRANSFER_FILL_N", 1000)
+    M = FlatCube(m, 3)
+    rng = np.random.default_rng(30 + m)
+    X = M.sample(1600, rng)
+    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    runs = {}
+    for ks in (1.0, "auto"):
+        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, keep_slack=ks)
+        assert status == "optimal"
+        runs[ks] = (J, [lv["pairs_per_round"] for lv in info["levels"]], [lv["keep_slack"] for lv in info["levels"]])
+    assert runs["auto"][1][0] == runs[1.0][1][0]
+    assert (runs["auto"][1][1] != runs[1.0][1][1]) == narrows
+    assert runs["auto"][2] == [1.0, _cutting_plane.FILL_SETTINGS["keep_slack"] if narrows else 1.0]
+    np.testing.assert_allclose(runs["auto"][0], runs[1.0][0], rtol=1e-7)
+
+
+@pytest.mark.parametrize("name,bad", [("keep_slack", -0.5), ("keep_slack", "wide"), ("keep_slack", True),
+                                      ("keep_slack", None), ("keep_slack", float("nan")), ("per_point", 0),
+                                      ("per_point", 2.5), ("fine_k", -1), ("fine_k", "none")])
+def test_level_options_reject_a_bad_value(name, bad):
+    X, y = _instance(24, n=60)
+    with pytest.raises(ValueError, match=rf"{name} must be .* >= \d or 'auto', got {re.escape(repr(bad))}"):
+        _direct(X, y, 0.05, **{name: bad})

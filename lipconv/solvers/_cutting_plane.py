@@ -76,6 +76,24 @@ def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: in
 # estimated intrinsic dimension of at least TRANSFER_MAX_DIM (see ``solve_cutting_plane``).
 TRANSFER_MAX_DIM = 2.5
 TRANSFER_FILL_N = 32768
+# Per-level values of the options left at "auto": on a level in the fill regime (at least
+# TRANSFER_FILL_N points, estimated intrinsic dimension at least TRANSFER_MAX_DIM) and elsewhere.
+LEVEL_DEFAULTS = {"keep_slack": 1.0, "per_point": 3, "fine_k": 2}
+FILL_SETTINGS = {"keep_slack": 0.1, "per_point": 2, "fine_k": 1}
+
+
+def _check_auto_options(**options):
+    """ValueError naming an option that is neither "auto" nor a number in its range (keep_slack a
+    float >= 0, per_point an integer >= 1, fine_k an integer >= 0)."""
+    low = {"keep_slack": 0, "per_point": 1, "fine_k": 0}
+    for name, value in options.items():
+        if isinstance(value, str) and value == "auto":
+            continue
+        integral = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+        number = integral or (name == "keep_slack" and isinstance(value, (float, np.floating)) and np.isfinite(value))
+        if not number or value < low[name]:
+            kind = "a number" if name == "keep_slack" else "an integer"
+            raise ValueError(f"{name} must be {kind} >= {low[name]} or 'auto', got {value!r}")
 
 
 def _children_pairs(a, b, owner, m):
@@ -265,9 +283,9 @@ def _solve_level(
 
 
 def solve_cutting_plane(
-    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point=3, viol_tol=None,
-    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack=1.0, coarsen=4, coarse_min=2048,
-    seed=0, fine_k=2, loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
+    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point="auto", viol_tol=None,
+    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min=2048,
+    seed=0, fine_k="auto", loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
     transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1,
 ):
     r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
@@ -323,8 +341,9 @@ def solve_cutting_plane(
         A tqdm bar showing level, rounds, pairs, L and the worst violation.
     k_init : int
         Neighbours of the initial graph.
-    per_point : int
-        Violated pairs added per point and round.
+    per_point : int or "auto"
+        Violated pairs added per point and round. "auto" (default): 3, and 2 on a level in the fill
+        regime (``keep_slack``).
     viol_tol : float, optional
         Stopping tolerance on the relative violation (default ``max(10 tol, 1e-9)``: the subproblem is
         itself only feasible to about ``tol``).
@@ -336,12 +355,29 @@ def solve_cutting_plane(
         the optimum. Inactive means a multiplier at most ``drop`` times the largest on the direct path,
         a relative slack above ``drop`` on the cvxpy path. None disables it; it is never used for the
         absolute loss, whose LP optimum may be non-unique.
-    keep_slack : float
+    keep_slack : float or "auto"
         Direct path: an inactive pair is still kept while its relative slack is at most
         ``keep_slack`` times the round's worst violation (the solution moves by about that much in a
         round, so such a pair would likely come back as a cut). Measured on FlatCube(2, 3) at
         n = 8,192 (coarse-to-fine start in both): 22 rounds on the finest level without the band, 11
-        with it.
+        with it. "auto" (default): 1.0, except on a level in the *fill regime*, where the options
+        left at "auto" take ``FILL_SETTINGS`` (keep_slack 0.1, per_point 2, fine_k 1) instead of
+        ``LEVEL_DEFAULTS`` (1.0, 3, 2). The fill regime: the levels where ``transfer="auto"`` does
+        not inherit, those of at least ``TRANSFER_FILL_N`` points whose estimated intrinsic
+        dimension is at least ``TRANSFER_MAX_DIM`` (the estimate is made whenever one of these
+        options is "auto"; ``info["levels"]`` records each level's values and ``fill``). Why: there
+        every row fills in the factorization of every interior-point step, and fewer rows (a
+        narrower band, fewer cuts, a sparser local graph) save more than the extra rounds cost.
+        Measured (squared loss, lam = 0.01, ramp(0.5) + 0.1 noise, load about 1), whole solves, each
+        option set on every level: FlatCube(3, 3) n = 65,536 82.7 s (18 rounds on the finest level)
+        with the old values; keep_slack 0.5 72.7 s, 0.25 68.2 s, 0.1 65.9 s (26 rounds), 0.05 with
+        per_point 2 69.5 s; with 0.1: per_point 2 61.6 and 63.2 s, 1 67.9 s, 5 80.5 s; fine_k 1 63.3 s,
+        0 72.8 s, 4 190 s; fine_k 1 with per_point 2 57.4 s. The rule as built (the fill values on
+        the finest level only): 60.1 s, 32 rounds. keep_slack 1.0 / 0.1 on FlatCube(3, 3)
+        n = 8,192: 2.52 / 2.54 s (means of 2), n = 32,768 24.1 / 21.0 s (means of 2). In 2-D the
+        wide band pays: FlatCube(2, 3) n = 25,000 took 38.8 s (mean of 2) with 1.0, 38.3 s with 0.5
+        and 42.6 s with 0.25; per_point 1 there took 42.1 s against 30.8 s (an earlier session's
+        baseline), so the rule keeps the defaults below three dimensions.
     coarsen, coarse_min : int
         Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
         ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
@@ -354,8 +390,9 @@ def solve_cutting_plane(
     drop_scale : float
         Pairs are dropped when their multiplier is at most ``max(drop, drop_scale * round_tol)``
         times the largest (0: ``drop`` alone, as before).
-    fine_k : int
-        Levels after the first also start from their ``fine_k``-nearest-neighbour graph (0: none),
+    fine_k : int or "auto"
+        Levels after the first also start from their ``fine_k``-nearest-neighbour graph (0: none;
+        "auto", the default: 2, and 1 on a level in the fill regime, see ``keep_slack``),
         beside the pairs carried and transferred from the coarser level; its cuts are oriented by
         the coarse solution at the nearest coarse point (ties keep both). Without local pairs a new
         point follows its own label wherever only long carried pairs bind it (FlatCube(2, 2),
@@ -419,6 +456,8 @@ def solve_cutting_plane(
     n, k = Y.shape
     if not (transfer == "auto" or isinstance(transfer, (bool, np.bool_))):
         raise ValueError(f"transfer must be True, False or 'auto', got {transfer!r}")
+    _check_auto_options(keep_slack=keep_slack, per_point=per_point, fine_k=fine_k)
+    autos = {"keep_slack": keep_slack, "per_point": per_point, "fine_k": fine_k}
     viol_tol = max(10.0 * tol, 1e-9) if viol_tol is None else float(viol_tol)
     exact_graph = X.shape[1] == 1
     sizes = [n]
@@ -427,15 +466,17 @@ def solve_cutting_plane(
     sizes = sizes[::-1]
     order = np.random.default_rng(seed).permutation(n) if len(sizes) > 1 else np.arange(n)
     opts = dict(
-        p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol, per_point=per_point,
+        p_x=p_x, p_y=p_y, solver=solver, tol=tol, viol_tol=viol_tol,
         max_rounds=max_rounds, backend=backend, leaf_size=leaf_size, drop=drop,
-        keep_slack=keep_slack, loose=loose, loose_max=loose_max, objective_scale=objective_scale,
+        loose=loose, loose_max=loose_max, objective_scale=objective_scale,
         subproblem=subproblem, fixed_L=fixed_L, oracle=oracle, drop_scale=drop_scale, loose_newton=loose_newton,
     )
     levels = []
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)
     carried = (np.zeros(0, dtype=np.int64),) * 2
     u0 = None
+    fill = False  # the next level is in the fill regime (see ``transfer`` and ``keep_slack``)
+    any_auto = transfer == "auto" or any(isinstance(v, str) for v in autos.values())
     try:
         for li, m in enumerate(sizes):
             t0 = time.perf_counter()
@@ -443,16 +484,21 @@ def solve_cutting_plane(
             Xl, Yl = X[idx], Y[idx]
             total = w[idx].sum()
             wl = w[idx] / total if total > 0 else np.full(m, 1.0 / m)
+            # The options left at "auto" take this level's values (FILL_SETTINGS in the fill regime).
+            level = {key: (FILL_SETTINGS if fill else LEVEL_DEFAULTS)[key] if isinstance(v, str) else v
+                     for key, v in autos.items()}
             if exact_graph:
                 init = (reference_pairs(Xl), carried)
-            elif li == 0 or fine_k:
-                init = (knn_pairs(Xl, k_init if li == 0 else int(fine_k), p_x), carried)
+            elif li == 0 or level["fine_k"]:
+                init = (knn_pairs(Xl, k_init if li == 0 else int(level["fine_k"]), p_x), carried)
             else:
                 init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
             values, L, status, keys, mult, last, linfo = _solve_level(
-                Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0, **opts
+                Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0,
+                keep_slack=float(level["keep_slack"]), per_point=int(level["per_point"]), **opts
             )
             linfo["time"] = time.perf_counter() - t0
+            linfo.update(level, fill=bool(fill))
             levels.append(linfo)
             final = li == len(sizes) - 1
             if values is None or (status not in ("optimal", "optimal_inaccurate") and (final or status != "max_rounds")):
@@ -466,13 +512,12 @@ def solve_cutting_plane(
             if li + 1 < len(sizes):
                 nxt = X[order[: sizes[li + 1]]]
                 near = cKDTree(Xl).query(nxt[m:], k=1, p=p_x)[1]
-                inherit = transfer
-                if transfer == "auto":
-                    inherit = len(nxt) < TRANSFER_FILL_N
-                    if not inherit:
-                        m_hat = intrinsic_dimension(Xl, nxt, p_x)
-                        inherit = m_hat < TRANSFER_MAX_DIM
-                        levels[-1]["dimension_estimate"] = m_hat
+                fill = False
+                if any_auto and len(nxt) >= TRANSFER_FILL_N:
+                    m_hat = intrinsic_dimension(Xl, nxt, p_x)
+                    levels[-1]["dimension_estimate"] = m_hat
+                    fill = m_hat >= TRANSFER_MAX_DIM
+                inherit = (not fill) if transfer == "auto" else transfer
                 if inherit:
                     # Each new point inherits the active pairs of its nearest coarse point.
                     ti, tj = _children_pairs(carried[0], carried[1], near, m)
@@ -483,7 +528,7 @@ def solve_cutting_plane(
     finally:
         bar.close()
     info = dict(levels[-1])
-    info.update(k_init=int(k_init), per_point=int(per_point), viol_tol=viol_tol, seed=seed, levels=levels)
+    info.update(k_init=int(k_init), viol_tol=viol_tol, seed=seed, levels=levels)
     # Unordered pairs of the final program (an oriented cut and its reverse count once).
     m = sizes[len(levels) - 1]
     n_pairs = len(np.unique(np.minimum(keys // m, keys % m) * m + np.maximum(keys // m, keys % m)))

@@ -154,7 +154,7 @@ MUTANTS = [
            "a, b = np.where(flip, b, a), np.where(flip, a, b)", "a, b = np.where(flip, a, b), np.where(flip, b, a)",
            f"{P} -k far_pairs_that_its_start_graph_lacks"),
     Mutant("cp-default-loose-rounds", "lipconv/solvers/_cutting_plane.py",
-           "seed=0, fine_k=2, loose=1e-2, loose_max=1e-5,", "seed=0, fine_k=2, loose=1e-2, loose_max=1e-3,",
+           "seed=0, fine_k=\"auto\", loose=1e-2, loose_max=1e-5,", "seed=0, fine_k=\"auto\", loose=1e-2, loose_max=1e-3,",
            f"{P} -k documented_default_tolerances"),
     Mutant("cp-oracle-at-the-solver-L", "lipconv/solvers/_cutting_plane.py",
            "L = min(L_solver, lipschitz_on_pairs(X, values, i, j, p_x=p_x, p_y=p_y, oriented=oriented))",
