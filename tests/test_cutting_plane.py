@@ -352,11 +352,13 @@ def test_transfer_rejects_an_unknown_value():
         _direct(X, y, 0.05, transfer="yes")
 
 
-@pytest.mark.parametrize("m,narrows", [(2, False), (3, True)])
-def test_auto_keep_slack_narrows_the_band_in_three_dimensions(m, narrows, monkeypatch):
-    """keep_slack="auto" keeps the band at 1.0 on a 2-manifold and narrows it to FILL_KEEP_SLACK on a
-    3-manifold's large levels (size threshold lowered to this test's 1,600 points): the coarse level
-    runs round for round like keep_slack=1.0, and the fine level too exactly when the band stays."""
+@pytest.mark.parametrize("option", ["keep_slack", "per_point", "fine_k"])
+@pytest.mark.parametrize("m,fill", [(2, False), (3, True)])
+def test_auto_level_options_take_the_fill_values_in_three_dimensions(option, m, fill, monkeypatch):
+    """An option left at "auto" takes LEVEL_DEFAULTS on a 2-manifold and FILL_SETTINGS on a
+    3-manifold's large levels (size threshold lowered to this test's 1,600 points). Against a run
+    with the option set to its LEVEL_DEFAULTS value (the other two "auto" in both): the coarse level
+    runs round for round alike, and the fine level too exactly when it is not in the fill regime."""
     from lipconv.manifolds import FlatCube, ramp_label
     from lipconv.solvers import _cutting_plane
 
@@ -366,14 +368,18 @@ def test_auto_keep_slack_narrows_the_band_in_three_dimensions(m, narrows, monkey
     X = M.sample(1600, rng)
     y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
     runs = {}
-    for ks in (1.0, "auto"):
-        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, keep_slack=ks)
+    for value in (_cutting_plane.LEVEL_DEFAULTS[option], "auto"):
+        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, **{option: value})
         assert status == "optimal"
-        runs[ks] = (J, [lv["pairs_per_round"] for lv in info["levels"]], [lv["keep_slack"] for lv in info["levels"]])
-    assert runs["auto"][1][0] == runs[1.0][1][0]
-    assert (runs["auto"][1][1] != runs[1.0][1][1]) == narrows
-    assert runs["auto"][2] == [1.0, _cutting_plane.FILL_SETTINGS["keep_slack"] if narrows else 1.0]
-    np.testing.assert_allclose(runs["auto"][0], runs[1.0][0], rtol=1e-7)
+        runs[value] = (J, [lv["pairs_per_round"] for lv in info["levels"]], [lv[option] for lv in info["levels"]],
+                       [lv["fill"] for lv in info["levels"]])
+    J0, rounds0, *_ = runs[_cutting_plane.LEVEL_DEFAULTS[option]]
+    J, rounds, values, fills = runs["auto"]
+    assert fills == [False, fill]
+    assert rounds[0] == rounds0[0]
+    assert (rounds[1] != rounds0[1]) == fill
+    assert values == [_cutting_plane.LEVEL_DEFAULTS[option], (_cutting_plane.FILL_SETTINGS if fill else _cutting_plane.LEVEL_DEFAULTS)[option]]
+    np.testing.assert_allclose(J, J0, rtol=1e-7)
 
 
 @pytest.mark.parametrize("name,bad", [("keep_slack", -0.5), ("keep_slack", "wide"), ("keep_slack", True),

@@ -84,7 +84,7 @@ FILL_SETTINGS = {"keep_slack": 0.1, "per_point": 2, "fine_k": 1}
 
 def _check_auto_options(**options):
     """ValueError naming an option that is neither "auto" nor a number in its range (keep_slack a
-    float >= 0, per_point an integer >= 1, fine_k an integer >= 0)."""
+    finite float >= 0, per_point an integer >= 1, fine_k an integer >= 0)."""
     low = {"keep_slack": 0, "per_point": 1, "fine_k": 0}
     for name, value in options.items():
         if isinstance(value, str) and value == "auto":
@@ -92,7 +92,7 @@ def _check_auto_options(**options):
         integral = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
         number = integral or (name == "keep_slack" and isinstance(value, (float, np.floating)) and np.isfinite(value))
         if not number or value < low[name]:
-            kind = "a number" if name == "keep_slack" else "an integer"
+            kind = "a finite number" if name == "keep_slack" else "an integer"
             raise ValueError(f"{name} must be {kind} >= {low[name]} or 'auto', got {value!r}")
 
 
@@ -447,9 +447,10 @@ def solve_cutting_plane(
         For the full level: rounds, pairs_per_round, violation_per_round (relative), oracle_time,
         subproblem_time, subproblem_times, tolerance_per_round, subproblem ("clarabel-direct" or
         "cvxpy"), oriented, backend, dropped (pairs_per_round counts oriented cuts), constant (the
-        solution was recognized as constant with L = 0, lam above its critical value); and
-        k_init, per_point, viol_tol, seed, and ``levels`` (one dict like the above per level, coarsest
-        first) with the total time of each.
+        solution was recognized as constant with L = 0, lam above its critical value), the level's
+        keep_slack, per_point and fine_k and whether it was in the fill regime (``fill``); and
+        k_init, viol_tol, seed, and ``levels`` (one dict like the above per level, coarsest first)
+        with the total time of each.
     """
     from tqdm.auto import tqdm
 
