@@ -290,6 +290,17 @@ def test_cutting_plane_thousand_points_matches_reference():
 # ---------------------------------------------------------------- coarse-to-fine start (issue 14)
 
 
+def _noisy_ramp(m, seed, n=1600):
+    """n points of FlatCube(m, 3) with ramp(0.5) labels plus 0.1 N(0, 1) noise (the benchmark's
+    problem at test size)."""
+    from lipconv.manifolds import FlatCube, ramp_label
+
+    M = FlatCube(m, 3)
+    rng = np.random.default_rng(seed)
+    X = M.sample(n, rng)
+    return X, ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(n)
+
+
 @pytest.mark.parametrize("m", [1, 2, 3])
 def test_intrinsic_dimension_estimate_of_flat_cubes(m):
     from lipconv.manifolds import FlatCube
@@ -313,15 +324,10 @@ def test_auto_transfer_inherits_pairs_below_three_dimensions(m, inherits, monkey
     """transfer="auto" starts the fine level like transfer=True on a 2-manifold and like
     transfer=False on a 3-manifold (the first fine round's rows tell the starts apart); the size
     from which it decides is lowered to this test's 1,600 points."""
-    from lipconv.manifolds import FlatCube, ramp_label
     from lipconv.solvers import _cutting_plane
 
     monkeypatch.setattr(_cutting_plane, "TRANSFER_FILL_N", 1000)
-
-    M = FlatCube(m, 3)
-    rng = np.random.default_rng(20 + m)
-    X = M.sample(1600, rng)
-    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    X, y = _noisy_ramp(m, 20 + m)
     first = {}
     for transfer in (True, False, "auto"):
         *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer)
@@ -335,12 +341,7 @@ def test_auto_transfer_inherits_pairs_below_three_dimensions(m, inherits, monkey
 
 def test_auto_transfer_keeps_the_transfer_below_its_size():
     """Below TRANSFER_FILL_N points "auto" inherits pairs in any dimension (measured faster there)."""
-    from lipconv.manifolds import FlatCube, ramp_label
-
-    M = FlatCube(3, 3)
-    rng = np.random.default_rng(23)
-    X = M.sample(1600, rng)
-    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    X, y = _noisy_ramp(3, 23)
     first = {t: _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=t)[5]["levels"] for t in (True, "auto")}
     assert first["auto"][1]["pairs_per_round"][0] == first[True][1]["pairs_per_round"][0]
     assert "dimension_estimate" not in first["auto"][0]
@@ -359,14 +360,10 @@ def test_auto_level_options_take_the_fill_values_in_three_dimensions(option, m, 
     3-manifold's large levels (size threshold lowered to this test's 1,600 points). Against a run
     with the option set to its LEVEL_DEFAULTS value (the other two "auto" in both): the coarse level
     runs round for round alike, and the fine level too exactly when it is not in the fill regime."""
-    from lipconv.manifolds import FlatCube, ramp_label
     from lipconv.solvers import _cutting_plane
 
     monkeypatch.setattr(_cutting_plane, "TRANSFER_FILL_N", 1000)
-    M = FlatCube(m, 3)
-    rng = np.random.default_rng(30 + m)
-    X = M.sample(1600, rng)
-    y = ramp_label(0.5).on(M, X) + 0.1 * rng.standard_normal(1600)
+    X, y = _noisy_ramp(m, 30 + m)
     runs = {}
     for value in (_cutting_plane.LEVEL_DEFAULTS[option], "auto"):
         J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, **{option: value})
