@@ -19,15 +19,16 @@ tolerance, its value is the optimum (a lower bound attained by a feasible point)
 Where it is slow: large problems on 2-manifolds. The rounds on a level fall with the share of the
 final active pairs that its starting set holds, and the coarse level predicts few of them. Measured
 on FlatCube(2, 3), n = 25,000 (squared loss, lam = 0.01, ramp(0.5) + 0.1 noise, load about 1), whose
-finest level takes 19 rounds and 33 s. The optimum has 24,410 active pairs. The coarse level's
-active pairs with the pairs they pass to the new points and the 2-NN graph hold 25 % of them.
-Pairing the new points of both ends of each coarse active pair holds 12 %. For 46 %, the nearest
-coarse points of the two ends are a coarse active pair with one end kept and the other kept or moved
-to one of its 6 nearest coarse neighbours. Planting 50 %, 80 % or all of them in the start cut the
-level to 11, 9 and 3 rounds (19.5, 13.8 and 4.7 s). The noise is not the main cause: without it the
-level still took 16 rounds (20.6 s). Adding each point's near-tight partners as cuts left the rounds
-at 16-19. In round 11, 142,836 of 150,878 rows were within a relative slack of 1.1e-3 of tight, the
-band of near-active pairs; narrowing it cost more in rounds than it saved (``keep_slack``).
+finest level takes 19 rounds and 33 s. The optimum has 24,410 active pairs. The starting set (the
+coarse level's active pairs, the pairs they pass to the new points and the 2-NN graph: 71k pairs)
+holds 25 % of them. Pairing the new points of both ends of each coarse active pair holds 12 %. For
+46 %, the nearest coarse points of the two ends are a coarse active pair with one end kept and the
+other kept or moved to one of its 6 nearest coarse neighbours. Planting 50 %, 80 % or all of them in
+the start cut the level to 11, 9 and 3 rounds (19.5, 13.8 and 4.7 s). Label noise is not the main
+cause of the rounds: without it the level still took 16 rounds (20.6 s). Adding each point's
+near-tight partners as cuts left the rounds at 16-19. In round 11, 142,836 of 150,878 rows were
+within a relative slack of 1.1e-3 of tight, the band of near-active pairs; narrowing it cost more in
+rounds than it saved (``keep_slack``).
 """
 from __future__ import annotations
 
