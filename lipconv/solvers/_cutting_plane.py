@@ -38,6 +38,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .._pairwise import pair_distances
+from .._validation import check_int, check_positive
 from ..norms import pnorm
 from ._certificate import lipschitz_on_pairs
 from ._oracle import build_tree, scan_pairs
@@ -98,16 +99,20 @@ FILL_SETTINGS = {"keep_slack": 0.1, "per_point": 2, "fine_k": 1}
 
 def _check_auto_options(**options):
     """ValueError naming an option that is neither "auto" nor a number in its range (keep_slack a
-    finite float >= 0, per_point an integer >= 1, fine_k an integer >= 0)."""
+    finite real >= 0, per_point an integer >= 1, fine_k an integer >= 0; the checks of
+    :mod:`lipconv._validation`, with a message that also offers "auto")."""
     low = {"keep_slack": 0, "per_point": 1, "fine_k": 0}
     for name, value in options.items():
         if isinstance(value, str) and value == "auto":
             continue
-        integral = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-        number = integral or (name == "keep_slack" and isinstance(value, (float, np.floating)) and np.isfinite(value))
-        if not number or value < low[name]:
+        try:
+            if name == "keep_slack":
+                check_positive(value, name, allow_zero=True)
+            else:
+                check_int(value, name, minimum=low[name])
+        except ValueError:
             kind = "a finite number" if name == "keep_slack" else "an integer"
-            raise ValueError(f"{name} must be {kind} >= {low[name]} or 'auto', got {value!r}")
+            raise ValueError(f"{name} must be {kind} >= {low[name]} or 'auto', got {value!r}") from None
 
 
 def _children_pairs(a, b, owner, m):
