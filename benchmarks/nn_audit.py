@@ -11,7 +11,7 @@ Each section prints one row of the issue with the quantity it was measured by:
   how often the reference succeeds at a quarter of the distance);
 * ``lipschitz``: CLEVER (lipconv and ART) and the bracket [empirical lower, certified upper] on
   the tanh and ReLU MLPs, with a dense local search as the reference maximum;
-* ``pq``: the (p, q) iteration against the closed forms of seed 003, Table 1;
+* ``pq``: the (p, q) iteration against the closed forms of [RKH] Table 1;
 * ``conv``: the global spectral penalty's convolution norms against the dense operator's;
 * ``dtype``: the Jacobian penalties in bfloat16 / float16.
 
@@ -236,7 +236,7 @@ def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
     """45 (sample, class) cases per model, as in issue 16: 5 test digits x 9 target classes."""
     print(f"\n## Lipschitz estimates of f_c - f_j on the L2 ball of radius {radius} "
           f"({n_samples} digits x 9 classes; CLEVER 50 batches of 20, pool factor 10)")
-    print("GEV: seed 002's (1 - 1e-3) quantile of 50 maxima of fresh batches of 20 (fit_extreme_value, guarded);"
+    print("GEV: [FO]'s (1 - 1e-3) quantile of 50 maxima of fresh batches of 20 (fit_extreme_value, guarded);"
           " CLEVER: lipconv.nn.clever with ART's sampling (refine=0) and with 20 ascent steps (refine=20);"
           " ART: art.metrics.clever_t (margin / score where score < radius); ratios to the dense-search maximum")
     print(f"{'model':<10}{'GEV<dense':>10}{'med':>7}{'fb':>4}{'CLEVER0<dense':>15}{'med':>7}{'fb':>4}"
@@ -257,7 +257,7 @@ def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
                 if j == c:
                     continue
                 dense = dense_search_max(model, x[i], c, j, radius=radius)
-                # seed 002's recipe: GEV (1 - 1e-3) quantile of maxima over fresh batches of 20
+                # [FO]'s recipe: GEV (1 - 1e-3) quantile of maxima over fresh batches of 20
                 gen = torch.Generator().manual_seed(i * 10 + j)
                 g = torch.randn((50 * 20, 64), generator=gen)
                 pts = (x[i].reshape(1, -1) + g / g.norm(dim=1, keepdim=True) * radius
@@ -292,7 +292,7 @@ def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
 def section_pq(models, Xte, yte, n):
     from lipconv.norms import operator_norm, operator_norm_iteration
 
-    print("\n## (p, q) iteration (one random start, 100 passes) / exact closed form, seed 003 Table 1")
+    print("\n## (p, q) iteration (one random start, 100 passes) / exact closed form, [RKH] Table 1")
     rng = np.random.default_rng(0)
     J = L.jacobian(models["tanh_mlp"], Xte[:20]).double().numpy()
     print(f"{'(p, q)':<12}{'Gaussian 20x30 median':>22}{'min':>7}{'digits Jacobians median':>25}{'min':>7}")

@@ -3,17 +3,17 @@
 Times plain, TV, Lipschitz, FD (squared l2 / squared l1), double backprop (squared l2),
 data-dependent Jacobian-spectral training and 10-step L2 PGD adversarial training on a
 CIFAR-shaped CNN (3 conv layers, 32x32x3 inputs), as ratios to plain training, on CPU and on CUDA
-when present, and prints them beside the figures published in seeds 002 and 003:
+when present, and prints them beside the figures published in [FO] and [RKH]:
 
-* MNIST-sized networks (seed 002, §3.1): FD "roughly a 10% speed improvement" over double backprop;
-* CIFAR-10 (seed 002, Table 1, training hours): FD squared-l1 5.22 h vs double backprop 9.85 h
+* MNIST-sized networks ([FO] §3.1): FD "roughly a 10% speed improvement" over double backprop;
+* CIFAR-10 ([FO] Table 1, training hours): FD squared-l1 5.22 h vs double backprop 9.85 h
   (FD about 50% cheaper, FD/DBP = 0.53), plain 2.06 h (FD/plain 2.53, DBP/plain 4.78);
 * ImageNet-1k (Table 1): squared l2 FD 32.60-33.87 h vs plain 20.30 h (1.61-1.67x, "about 1.65x");
-* seed 003 §4.1: data-dependent spectral regularization with k power iterations costs about as much
+* [RKH] §4.1: data-dependent spectral regularization with k power iterations costs about as much
   as adversarial training with k PGD steps.
 
 Two models: ``cnn`` (no BatchNorm: :class:`lipconv.nn.RegularizedLoss` computes the gradient
-penalties on the data loss's own forward pass, seed 002 Algorithm 1) and ``cnn_bn`` (BatchNorm in
+penalties on the data loss's own forward pass, [FO] Algorithm 1) and ``cnn_bn`` (BatchNorm in
 train mode: the penalties need their own passes). Rows marked "separate" switch the sharing off
 (``share_forward=False``), which is what calling the penalties one by one costs.
 
@@ -152,7 +152,7 @@ def main(argv=None):
                 ("FD(l2)/DBP(separate)", res["fd_l2"] / res["double_backprop separate"], "issue 16's comparison"),
                 ("FD(l1)/DBP", res["fd_l1"] / res["double_backprop"], ""),
                 (f"Jacobian k={args.iters} / PGD-AT k={PGD_STEPS}",
-                 res[f"jacobian_spectral k={args.iters}"] / res[f"pgd_at k={PGD_STEPS}"], "seed 003: about 1"),
+                 res[f"jacobian_spectral k={args.iters}"] / res[f"pgd_at k={PGD_STEPS}"], "[RKH]: about 1"),
             ]
             for label, r, note in ratios:
                 print(f"{label:<28}{'':>10}{r:>10.2f}   {note}")

@@ -1,4 +1,4 @@
-"""Scaling of the exact solvers of seed 000 eq. (2.7): the cutting plane against the method of
+"""Scaling of the exact solvers of [FCAO] eq. (2.7): the cutting plane against the method of
 before (issue 14) and against the all-pairs cvxpy reference (issue 3), measured in one run.
 
 Every row is one certified solve (squared loss, lam = 0.01, ramp(0.5) labels plus 0.1 N(0, 1)

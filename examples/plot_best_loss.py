@@ -2,7 +2,7 @@ r"""
 The best training loss any L-Lipschitz model can reach
 =======================================================
 
-Given data :math:`(x_i, y_i)` and a budget L, the fixed-L program (seed 000, eq. (2.7) with L
+Given data :math:`(x_i, y_i)` and a budget L, the fixed-L program ([FCAO] eq. (2.7) with L
 fixed instead of priced)
 
 .. math::

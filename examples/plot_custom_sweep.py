@@ -6,7 +6,7 @@ A custom sweep with the Python API, interrupted and resumed
 :class:`lipconv.rates.SweepConfig` away. Here: the flat square (the cube with m = 2) and the 2-sphere
 in :math:`\mathbb{R}^3`, ramp labels, the squared loss with :math:`\lambda = 0.02`, n from 32 to
 256 and three seeds. Each run draws its n samples from ``numpy.random.default_rng([seed, n])``,
-brackets the discrepancy :math:`W_1(\rho_n, \rho)` (seed 000, Lemma 4.10), solves for
+brackets the discrepancy :math:`W_1(\rho_n, \rho)` ([FCAO] Lemma 4.10), solves for
 :math:`u_n` (eq. (2.7), certified) and measures its errors against the continuum minimizer
 :math:`u^\lambda` (Theorem 4.8, Corollary 4.9). Every finished run is appended at once to a tidy
 CSV, one row per run with its seed.

@@ -9,7 +9,7 @@ The Lipschitz constant of a network :math:`f: [0,1]^{64} \to \mathbb{R}^{10}` in
 
 cannot be computed exactly for a ReLU network of any size, but it can be bracketed:
 
-* **above**, by the product of the layers' operator norms (seed 001, eq. (6);
+* **above**, by the product of the layers' operator norms ([FOA] eq. (6);
   :func:`lipconv.nn.layer_norm_product`), valid for every input because ReLU is 1-Lipschitz;
 * **below**, by anything that a pair of inputs or a single input attains: the ratio
   :math:`\|f(x_i) - f(x_j)\| / \|x_i - x_j\|` over pairs of data points

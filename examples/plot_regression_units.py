@@ -4,7 +4,7 @@ Lipschitz regression of scattered data, in physical units, with its certificate
 
 Air temperature measured at 200 stations scattered over a 40 km x 25 km region, with a cold front
 crossing it and 0.8 degC of measurement noise. We fit the Lipschitz-regularized least-squares
-problem (seed 000, eq. (2.7))
+problem ([FCAO] eq. (2.7))
 
 .. math::
 

@@ -1,8 +1,8 @@
 """Small-scale robustness experiments on scikit-learn's digits (8x8 images in [0, 1]^64).
 
 Shared by table2_digits_robustness.py, fig_jacobian_spectrum.py and sec67_bounds_detection.py:
-the data split, a seeded MLP, and one training loop per defence of seed 000 Table 2 / seed 001
-Table 1 / seed 003, built on :mod:`lipconv.nn`.
+the data split, a seeded MLP, and one training loop per defence of [FCAO] Table 2 / [FOA]
+Table 1 / [RKH] built on :mod:`lipconv.nn`.
 """
 from __future__ import annotations
 

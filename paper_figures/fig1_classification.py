@@ -2,7 +2,7 @@ r"""Seed 000, Figure 1: Lipschitz-regularized classification of synthetic 2-D da
 10% of the labels corrupted; the regularized solution corrects most corrupted labels.
 
 Two classes y = ±1 on either side of a sine-shaped boundary in [0,1]^2, n uniform points. The
-solution is the exact minimizer of seed 000, eq. (2.7) with the absolute loss (an LP,
+solution is the exact minimizer of [FCAO] eq. (2.7) with the absolute loss (an LP,
 :func:`lipconv.solvers.lipschitz_regression`), extended to the plane by the midpoint (McShane-Whitney)
 extension. With the absolute loss the solution equals the label on a large part of the data
 (Figure 1, left); a corrupted label is "corrected" when sign(u_n(x_i)) is the clean label.

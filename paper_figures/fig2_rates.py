@@ -1,4 +1,4 @@
-r"""The rate figures of the default rate study (seed 000, Section 4), redrawn from its CSV.
+r"""The rate figures of the default rate study ([FCAO] Section 4), redrawn from its CSV.
 
 Reads ``rates.csv`` (and ``fits.csv`` when present; otherwise the fits are recomputed from the CSV
 by :func:`lipconv.rates.fit_rate`) and draws the study's figures with :func:`lipconv.plotting.plot_study`

@@ -3,7 +3,7 @@ alignment of adversarial perturbations with its right singular vectors, standard
 training, on scikit-learn digits.
 
 For each model (MLP 64-128-128-10: standard training, L2 PGD adversarial training at radius 0.5, and
-the data-dependent Jacobian spectral penalty of seed 003, eq. (7)) and each of the first 200 test
+the data-dependent Jacobian spectral penalty of [RKH] eq. (7)) and each of the first 200 test
 points: the full SVD :math:`J_f(x) = \sum_r \sigma_r u_r v_r^\top` of the extracted 10 x 64 Jacobian
 (:func:`lipconv.nn.jacobian`), and the cosine :math:`|\langle \delta, v_r\rangle| / \|\delta\|_2` of the
 model's own 20-step L2 PGD perturbation :math:`\delta` (radius 0.5) with each :math:`v_r`. As in the

@@ -10,7 +10,7 @@ For n training digits (8x8, in [0, 1]^64) with one-hot labels and a budget L, th
 on these points is at most L: no network, whatever its architecture or training, does better. The
 frontier :math:`\mathcal B(L)` is drawn on a grid of L up to the labels' own constant (where it
 reaches 0), and beside it MLPs trained on the same n digits with increasing finite-difference
-gradient penalties (seed 002, Algorithm 1): each network at its training loss, drawn from its
+gradient penalties ([FO] Algorithm 1): each network at its training loss, drawn from its
 empirical Lipschitz lower bound (the larger of its largest Jacobian norm at a sample and its largest
 pair quotient) to its certified upper bound (layer-norm product, halved for the softmax), with a dot at
 its constant on the data (largest pair quotient), where the certified inequality

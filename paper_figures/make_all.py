@@ -17,12 +17,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (
-    ("fig1_classification", "seed 000 Figure 1: classification with 10% corrupted labels"),
+    ("fig1_classification", "[FCAO] Figure 1: classification with 10% corrupted labels"),
     ("fig2_rates", "rate figures of the default study, from its CSV"),
-    ("table4_dataset_lipschitz", "seed 000 Table 4 / seed 001 Table 2: data set Lipschitz constants"),
-    ("table2_digits_robustness", "seed 000 Table 2 / seed 001 Table 1 in small, on digits"),
-    ("fig_jacobian_spectrum", "seed 003 Figure 2 in small: Jacobian spectrum and alignment"),
-    ("sec67_bounds_detection", "seed 000 §6-7: product bound vs gradient estimate; attack detection"),
+    ("table4_dataset_lipschitz", "[FCAO] Table 4 / [FOA] Table 2: data set Lipschitz constants"),
+    ("table2_digits_robustness", "[FCAO] Table 2 / [FOA] Table 1 in small, on digits"),
+    ("fig_jacobian_spectrum", "[RKH] Figure 2 in small: Jacobian spectrum and alignment"),
+    ("sec67_bounds_detection", "[FCAO] §6-7: product bound vs gradient estimate; attack detection"),
     ("fig_lipschitz_frontier", "best training loss of any L-Lipschitz function on digits vs trained networks"),
 )
 

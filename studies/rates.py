@@ -1,4 +1,4 @@
-r"""Convergence-rate study: how u_n approaches u^lambda and rho_n approaches rho (seed 000, Section 4).
+r"""Convergence-rate study: how u_n approaches u^lambda and rho_n approaches rho ([FCAO] Section 4).
 
 Measures, over a grid of n and seeds, the discrepancy W1(rho_n, rho) as a certified bracket (Lemma
 4.10), the L2(rho) squared error of the worst extension of u_n with its standard error (Theorem 4.8),

@@ -1,4 +1,4 @@
-r"""Tightness probe of seed 000, Theorem 4.8: how close to n^{-1/(m+2)} can the L2^2 error fall?
+r"""Tightness probe of [FCAO] Theorem 4.8: how close to n^{-1/(m+2)} can the L2^2 error fall?
 
 A fixed target shows its own rate (the rate study's ramps fall like n^-1 or faster); Theorem 4.8
 bounds the worst case over targets with one Lipschitz bound. This study runs the families of targets
@@ -74,7 +74,7 @@ def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     ok = df["status"] == "ok"
     failed = int((~ok).sum())
     lines = [
-        "# Tightness probe of Theorem 4.8 (seed 000)", "",
+        "# Tightness probe of Theorem 4.8 ([FCAO])", "",
         "Slope of the worst envelope's L2(rho)^2 error in n, FlatCube(m, m), squared loss, targets chosen per n "
         "with Lip_t(y_n) <= 1 (lipconv.rates.TIGHTNESS_FAMILIES). Theorem 4.8 bounds this error by C (log n / n)^(1/(m+2)) "
         "for a fixed lam: a slope near -1/(m+2) would show the bound's exponent attained; ratio = slope / "

@@ -1,6 +1,6 @@
 """The two-part certificate, equivariance under changes of units, and exact degenerate answers.
 
-Each test is written against the mathematics of seed 000 eq. (2.7) and lipconv.solvers._certificate:
+Each test is written against the mathematics of [FCAO] eq. (2.7) and lipconv.solvers._certificate:
 weak duality, the dense all-pairs definition of the excess, closed forms of the constant solution
 and of the critical lambda in one dimension, and the exact transformation of the minimizer under
 x -> c x + t, y -> s y + b.
@@ -344,7 +344,7 @@ def _change_of_units(draw):
 @example(case={"c": 1.0, "s": 1.0, "b": 0.0, "t": 0.0, "weighted": False, "loss": "absolute", "p_x": 1.0, "p_y": 1.0, "method": "cutting-plane", "k": 1, "d": 2, "seed": 2025, "lam_exp": -2.025390625})
 @given(_change_of_units())
 def test_property_equivariance_under_changes_of_units(case):
-    """Property (seed 000 eq. (2.7); lipconv.solvers._units): for x -> c x + t and y -> s y + b with
+    """Property ([FCAO] eq. (2.7); lipconv.solvers._units): for x -> c x + t and y -> s y + b with
     lambda scaled as the loss requires (squared, Huber: s c; absolute: c; cross-entropy: c, no y
     change; Huber's threshold times s), the objective maps to s^2 J, s J or J (1e-6 relative) and,
     for the strictly convex losses (unique minimizer), the minimizer to s u + b (1e-6 of the label

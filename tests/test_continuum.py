@@ -252,7 +252,7 @@ def test_arcsine_law_reference_matches_hand_integrals(lam, delta):
 
 @pytest.mark.parametrize("label", [ramp_label(0.5), smooth_label(), step_label()], ids=lambda lab: lab.name)
 def test_sphere_reference_agrees_with_direct_weighted_solve(label):
-    """The reference against the weighted program (seed 000, eq. (2.7)) solved directly on 3-D points
+    """The reference against the weighted program ([FCAO] eq. (2.7)) solved directly on 3-D points
     of the sphere, all pairs certified: on a mirror-symmetric quadrature the proof of
     reflection_reference holds for the discrete law, so the two agree to the solver's tolerance; a
     zonal reduction with the geodesic metric, the wrong scale or the wrong law would not (they move u by

@@ -30,7 +30,7 @@ def _vnorm(t, p):
     return torch.linalg.vector_norm(t.reshape(t.shape[0], -1), ord=p, dim=1)
 
 
-# ----------------------------------------------------------------------------- seed 001, Lemma 3.1 / B.1
+# ----------------------------------------------------------------------------- [FOA] Lemma 3.1 / B.1
 @pytest.mark.parametrize("norm", ["L2", "Linf"])
 def test_one_step_attack_is_tv_to_second_order(norm):
     """Seed 001 Lemma 3.1 / B.1: l(x + eps d) - l(x) - eps ||grad l||_* = O(eps^2).
@@ -55,7 +55,7 @@ def test_one_step_attack_is_tv_to_second_order(norm):
     np.testing.assert_allclose(ratios[-1], ratios[-2], rtol=0, atol=1e-2 * np.abs(ratios[0]).max() + 1e-6)
 
 
-# ----------------------------------------------------------------------------- seed 002, Prop. 3.2
+# ----------------------------------------------------------------------------- [FO] Prop. 3.2
 @pytest.mark.parametrize("norm", ["L2", "Linf"])
 def test_fd_penalty_converges_to_exact_squared_gradient_norm(norm):
     """Seed 002 Prop. 3.2 / Algorithm 1: the FD penalty -> the double-backprop value as h -> 0, error O(h)."""
@@ -101,7 +101,7 @@ def test_tv_fd_matches_exact(norm):
     np.testing.assert_allclose(float(ex.value.detach()), float(ex.norms.mean()), rtol=1e-12)
 
 
-# ----------------------------------------------------------------------------- seed 003, Theorem 1
+# ----------------------------------------------------------------------------- [RKH] Theorem 1
 def _relu_pattern(model, x):
     pre = []
     h = x
@@ -184,7 +184,7 @@ def test_spectral_penalty_forms_agree_in_a_linear_region():
         np.testing.assert_allclose(w.numpy(), u.numpy(), rtol=1e-4, atol=1e-8)
 
 
-# ----------------------------------------------------------------------------- seed 001, Lemma 2.2
+# ----------------------------------------------------------------------------- [FOA] Lemma 2.2
 @pytest.mark.parametrize("norm", ["L2", "Linf"])
 def test_loss_increase_bounded_by_lipschitz_constant(norm):
     """Seed 001 Lemma 2.2: l(x + a) <= l(x) + L eps for ||a|| <= eps, with L known in closed form.
@@ -222,7 +222,7 @@ def test_empirical_lipschitz_below_layer_norm_product(norm, out_norm):
     bound = float(L.layer_norm_product(model, input_shape=(1, 5, 5), norm=norm, out_norm=out_norm))
     assert est.exact
     assert 0 < est.value <= bound
-    # The bound keeps BatchNorm's scaling (seed 001 §4): quadrupling the running variance halves it.
+    # The bound keeps BatchNorm's scaling ([FOA] §4): quadrupling the running variance halves it.
     model[1].running_var.fill_(8.0)
     np.testing.assert_allclose(float(L.layer_norm_product(model, input_shape=(1, 5, 5), norm=norm, out_norm=out_norm)),
                                bound / math.sqrt((8.0 + 1e-5) / (2.0 + 1e-5)), rtol=1e-9)
@@ -344,7 +344,7 @@ def test_global_spectral_penalty_converges_to_layer_spectral_norms():
 
 
 def test_regularized_loss_combines_and_reports_terms():
-    """RegularizedLoss: total = mean loss + sum_k w_k R_k (seed 000 eq. (2.6), seed 001 eq. (1))."""
+    """RegularizedLoss: total = mean loss + sum_k w_k R_k ([FCAO] eq. (2.6), [FOA] eq. (1))."""
     model = _mlp()
     x, y = _data()
     rl = L.RegularizedLoss({"tv": (0.5, L.tv_penalty), "lip": (0.25, L.lipschitz_penalty)})
@@ -401,7 +401,7 @@ def test_pgd_respects_box_and_is_seeded():
     norm=st.sampled_from(["L2", "Linf", "L1"]),
 )
 def test_project_ball_is_the_euclidean_projection(data, radius, norm):
-    """Property: project_ball returns the nearest point of the l_p ball (seed 003, eq. (15)): it lies in
+    """Property: project_ball returns the nearest point of the l_p ball ([RKH] eq. (15)): it lies in
     the ball, is idempotent, and satisfies the variational inequality (d - P(d)) . (z - P(d)) <= 0 for
     points z of the ball."""
     d = torch.tensor(data, dtype=torch.float64).reshape(2, 6)
@@ -432,7 +432,7 @@ def test_l1_ball_projection_matches_pot_simplex_projection():
 @pytest.mark.parametrize("norm", ["L2", "Linf"])
 def test_minimal_adversarial_distance_on_linear_classifier(norm):
     """Bisection over PGD finds the exact distance margin/||w1 - w0||_* of a linear classifier
-    (which also equals the L-bound of seed 002 Prop. 2.2 with L = ||w1 - w0||_*)."""
+    (which also equals the L-bound of [FO] Prop. 2.2 with L = ||w1 - w0||_*)."""
     model = _linear_model()
     x, _ = _data(n=6, d=5)
     y = model(x).argmax(dim=1)
@@ -462,7 +462,7 @@ def test_failed_attack_is_infinite_and_error_curve_counts_it_as_robust():
     np.testing.assert_allclose(L.median_adversarial_distance([0.1, 0.3, INF]), 0.3)
 
 
-# ----------------------------------------------------------------------------- seed 002, Prop. 2.2 and EVT
+# ----------------------------------------------------------------------------- [FO] Prop. 2.2 and EVT
 def test_omega_bound_certifies_radii_below_attack_distance():
     """Seed 002 Prop. 2.2 (omega-bound): the certified radius never exceeds the minimal adversarial
     distance found by PGD (one-sided), with omega(eps) from sampled maxima, inflated by a safety factor."""

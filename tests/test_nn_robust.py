@@ -169,7 +169,7 @@ def test_fit_extreme_value_falls_back_on_repeated_maxima_and_bad_fits():
     assert fit.fallback is None and fit.estimate == fit.quantile >= fit.sample_max
 
 
-def test_fit_extreme_value_uses_seed_002_quantile():
+def test_fit_extreme_value_uses_fo_quantile():
     """Seed 002 §2: the estimate is the (1 - p) quantile of the fitted GEV with p = 0.001 by default."""
     m = stats.genextreme.rvs(0.4, loc=2.0, scale=0.5, size=300, random_state=np.random.default_rng(2))
     fit = L.fit_extreme_value(m)
@@ -328,7 +328,7 @@ def test_regularized_loss_shares_the_data_forward_pass(spec):
     g_shared = torch.autograd.grad(shared.total, params)
     for a, b in zip(g_shared, torch.autograd.grad(sep.total, params)):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-14)
-    if spec == "fd":  # seed 002, Algorithm 1, written out
+    if spec == "fd":  # [FO] Algorithm 1, written out
         xg = x.clone().requires_grad_(True)
         lx = nn.functional.cross_entropy(model(xg), y, reduction="none")
         g = torch.autograd.grad(lx.sum(), xg, retain_graph=True)[0].reshape(4, -1)

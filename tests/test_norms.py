@@ -184,7 +184,7 @@ def test_power_method_matches_svd_numpy_torch_batched():
 
 
 def test_power_method_gradient_is_u_v_transpose():
-    """d sigma / dW = u v^T (seed 003, after eq. (5)), through the closure's parameters."""
+    """d sigma / dW = u v^T ([RKH] after eq. (5)), through the closure's parameters."""
     W = torch.tensor(np.random.default_rng(7).standard_normal((4, 6)), requires_grad=True)
     res = power_method(lambda v: v @ W.T, lambda u: u @ W, tuple(W.shape), iters=500, tol=1e-14, like=W)
     res.sigma.backward()
@@ -254,7 +254,7 @@ def test_brute_force_enumerates_the_shorter_side_and_large_inputs_fall_back():
     assert 0 < low.value <= up.value
 
 
-# ---------------------------------------------------------------- product bound (seed 001, eq. (6))
+# ---------------------------------------------------------------- product bound ([FOA] eq. (6))
 
 def _relu_net(rng, sizes):
     return [rng.standard_normal((sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]

@@ -42,7 +42,7 @@ def test_fig1_classification(tmp_path, monkeypatch):
     assert saved["n_corrupted"] == 4  # 10% of the 40 tiny samples
     assert 0.0 <= out["fraction_corrected"] <= 1.0
     assert out["max_violation"] <= 1e-6
-    # Independent check: the same data (same seed and order of draws) and the LP of seed 000
+    # Independent check: the same data (same seed and order of draws) and the LP of [FCAO]
     # eq. (2.7) with the absolute loss written out in cvxpy over all pairs; the optimum is unique
     # in value even where the LP's minimizer is not.
     import cvxpy as cp
@@ -84,7 +84,7 @@ def test_fig2_rates_redraws_from_a_csv(tmp_path, monkeypatch):
     assert out["rows"] > 0 and out["figures"]
     for name in out["figures"]:
         assert (tmp_path / "fig2_rates" / name).stat().st_size > 0
-    # Independent checks of the numbers drawn: the bound columns are the right sides of seed 000
+    # Independent checks of the numbers drawn: the bound columns are the right sides of [FCAO]
     # Lemma 4.10 and Theorem 4.8 (eq. (4.9) over theta / 2) written out, and each fitted slope is the
     # least-squares slope of log mean against log n over the CSV's rows.
     import pandas as pd

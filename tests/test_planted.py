@@ -2,9 +2,9 @@
 tolerances, exact verdict fields, and the power method's history.
 
 Every reference is computed here, independently of the code under test: a dense all-pairs scan with
-scipy's ``cdist`` for the excess of seed 000 eq. (2.7), the all-pairs cvxpy program for the
+scipy's ``cdist`` for the excess of [FCAO] eq. (2.7), the all-pairs cvxpy program for the
 cutting plane, numpy least squares and quantiles for the rate verdicts, and a plain numpy power
-iteration for seed 003 eqs. (4), (6). Each test was checked to fail on a plausible wrong
+iteration for [RKH] eqs. (4), (6). Each test was checked to fail on a plausible wrong
 implementation (see tests/mutation/run_mutants.py).
 """
 from __future__ import annotations
@@ -371,7 +371,7 @@ def test_fit_rate_uses_the_theorem_that_the_loss_allows():
 
 
 def test_power_method_history_is_the_sequence_of_estimates():
-    """history[k] = ||A^T u_k||_2 after pass k (seed 003, eqs. (4), (6)), recomputed with a plain
+    """history[k] = ||A^T u_k||_2 after pass k ([RKH] eqs. (4), (6)), recomputed with a plain
     numpy loop from the same start; it is non-decreasing (||A v_k|| <= ||A^T u_k|| <= ||A v_{k+1}||)
     and below sigma_1, and with tol = 0 every pass is recorded."""
     rng = np.random.default_rng(4)

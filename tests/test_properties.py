@@ -35,7 +35,7 @@ def _solver_examples(divisor: int) -> settings:
     return settings(max_examples=max(5, settings().max_examples // divisor))
 
 
-# ---------------------------------------------------------------- seed 003, Table 1
+# ---------------------------------------------------------------- [RKH] Table 1
 
 def _reference_norm(A: np.ndarray, p: float, q: float) -> float:
     """||A||_{p,q} from the definition, independently of lipconv.
@@ -63,7 +63,7 @@ def _reference_norm(A: np.ndarray, p: float, q: float) -> float:
 
 @given(A=_matrices)
 def test_table1_entries_equal_brute_force(A):
-    """Property: every entry of seed 003 Table 1 equals the definition ||A||_{p,q} = max_{||v||_p<=1} ||Av||_q.
+    """Property: every entry of [RKH] Table 1 equals the definition ||A||_{p,q} = max_{||v||_p<=1} ||Av||_q.
 
     The closed forms (max column norm, max singular value, max row norm, and those derived) and the
     brute force of the NP-hard entries against an enumeration written here; the (2, 2) entry against
@@ -84,7 +84,7 @@ def test_table1_entries_equal_brute_force(A):
 @given(A=_matrices, p=_norms, q=_norms, seed=_seeds,
        alpha=st.one_of(st.just(np.inf), st.floats(min_value=0.01, max_value=100.0)))
 def test_iteration_never_exceeds_the_norm(A, p, q, seed, alpha):
-    """Property: the (p, q) iteration (seed 003, eqs. (11), (12)) returns a unit vector v, so its value
+    """Property: the (p, q) iteration ([RKH] eqs. (11), (12)) returns a unit vector v, so its value
     ||Av||_q never exceeds ||A||_{p,q}; the closed-form upper bounds of the NP-hard entries never fall
     below it. Tolerance: rounding of O(mn) sums, rtol 1e-12 of max|a_ij| * mn.
     """
@@ -101,7 +101,7 @@ def test_iteration_never_exceeds_the_norm(A, p, q, seed, alpha):
 @given(seed=_seeds, p=_norms, q=_norms, sizes=st.lists(st.integers(1, 6), min_size=2, max_size=5),
        inner=st.sampled_from([None, "best"]))
 def test_layer_norm_product_bounds_every_jacobian(seed, p, q, sizes, inner):
-    """Property (seed 001, eq. (6)): for a ReLU network f = W_N relu(... relu(W_1 x)), every Jacobian
+    """Property ([FOA] eq. (6)): for a ReLU network f = W_N relu(... relu(W_1 x)), every Jacobian
     J_f(x) = W_N D_{N-1} ... D_1 W_1 (D_k = diag(relu'(z_k)), entries in {0, 1}) has
     ||J_f(x)||_{p,q} <= prod_k ||W_k||_{p_{k-1}, p_k}; checked at 5 random inputs with the exact
     (p, q) norm of the Jacobian. Tolerance: rounding of the products, rtol 1e-12.
@@ -131,7 +131,7 @@ _vectors = hnp.arrays(np.float64, st.integers(1, 8), elements=_entries)
 
 @given(z=_vectors, p=_exponents, seed=_seeds)
 def test_steepest_direction_attains_the_dual_norm(z, p, seed):
-    """Property: v* of seed 003 eq. (16) (Lemma 1; seed 001 Lemma B.1, Hölder) has ||v*||_p = 1 and
+    """Property: v* of [RKH] eq. (16) (Lemma 1; [FOA] Lemma B.1, Hölder) has ||v*||_p = 1 and
     v*.z = ||z||_{p*}, and no unit vector does better (random search over 600 unit vectors: Gaussian,
     sparse and sign directions). The zero vector maps to zero (every v attains 0).
     Tolerance: rtol 1e-10 (powers |z|^(p*-1) with p* up to 21 lose a few digits).
@@ -154,7 +154,7 @@ def test_steepest_direction_attains_the_dual_norm(z, p, seed):
     assert np.all(W @ z <= dual * (1 + 1e-10))
 
 
-# ---------------------------------------------------------------- seed 003, Lemma 2
+# ---------------------------------------------------------------- [RKH] Lemma 2
 
 @st.composite
 def _generic_directions(draw):
@@ -170,7 +170,7 @@ def _generic_directions(draw):
 
 @given(vt=_generic_directions(), w=hnp.arrays(np.float64, 8, elements=_entries), p=_norms)
 def test_projection_limit_is_the_steepest_direction(vt, w, p):
-    """Property (seed 003, Lemma 2): for v on the unit p-sphere, Pi_{||.||_p=1}(v + alpha vt) -> v*(vt)
+    """Property ([RKH] Lemma 2): for v on the unit p-sphere, Pi_{||.||_p=1}(v + alpha vt) -> v*(vt)
     of eq. (16) as alpha -> inf, i.e. the update of eq. (11) becomes that of eq. (12).
 
     At alpha = 1e8: for p = inf and p = 1 the limit is reached exactly once alpha * (min |vt_i|,
@@ -185,7 +185,7 @@ def test_projection_limit_is_the_steepest_direction(vt, w, p):
 
 @given(seed=_seeds, p=_norms, q=_norms, m=st.integers(1, 6), n=st.integers(1, 6))
 def test_iteration_alpha_limit_reproduces_eq12(seed, p, q, m, n):
-    """Property (seed 003, Lemma 2): running eq. (11) with a huge alpha gives the iterates of eq. (12).
+    """Property ([RKH] Lemma 2): running eq. (11) with a huge alpha gives the iterates of eq. (12).
 
     Gaussian matrices (a.s. no ties in argmax |vt| or |ut|), 4 passes from the same start; alpha = 1e9
     leaves a per-step discrepancy ~ 1e-8 (see the projection test), so rtol 1e-5 on the value.
@@ -200,7 +200,7 @@ def test_iteration_alpha_limit_reproduces_eq12(seed, p, q, m, n):
     np.testing.assert_allclose(big.v, lim.v, rtol=0, atol=1e-5)
 
 
-# ---------------------------------------------------------------- power method (seed 003, eqs. (4), (6))
+# ---------------------------------------------------------------- power method ([RKH] eqs. (4), (6))
 
 def _orthonormal(rng, k):
     Q, R = np.linalg.qr(rng.standard_normal((k, k)))
@@ -210,7 +210,7 @@ def _orthonormal(rng, k):
 @given(seed=_seeds, m=st.integers(2, 8), n=st.integers(2, 8), gap=st.floats(0.2, 2.0),
        rest=st.lists(st.floats(0.0, 1.0), min_size=7, max_size=7))
 def test_power_method_converges_to_sigma1(seed, m, n, gap, rest):
-    """Property: with a spectral gap sigma_1 = (1 + gap) > 1 >= sigma_2, the power method (seed 003,
+    """Property: with a spectral gap sigma_1 = (1 + gap) > 1 >= sigma_2, the power method ([RKH],
     eqs. (4), (6)) converges to sigma_1 and the top right singular vector.
 
     A = U diag(s) V^T with Haar U, V. The angle decays like (1/(1+gap))^(2k) <= 0.83^(2k); 400 passes
@@ -253,7 +253,7 @@ def test_power_method_linear_rate(seed, n, ratio, tail):
     np.testing.assert_allclose(t[1:] / t[:-1], ratio**2, rtol=1e-3)
 
 
-# ---------------------------------------------------------------- seed 000, Theorem A.1 on the flat cube
+# ---------------------------------------------------------------- [FCAO] Theorem A.1 on the flat cube
 #
 # The norms of u are taken with lipconv (FlatCube.lipschitz_sup for the sup, FlatCube.grid_quadrature
 # for the L2 norm, lipconv.extension for the McShane / Whitney test functions), each checked against
@@ -264,7 +264,7 @@ def _ball_volume(m: int) -> float:
 
 
 def _a1_constants(m: int, r: float, *, cube: bool) -> tuple[float, float]:
-    """Constants of (A.1) and (A.2) of seed 000, Theorem A.1.
+    """Constants of (A.1) and (A.2) of [FCAO] Theorem A.1.
 
     The proof bounds ||u||_2^2 below by the integral of (K - L|x - x_0|)_+^2 over the part of
     B(x_0, r) inside the domain, which it takes to be at least half the ball (Jacobian >= 1/2).
@@ -356,7 +356,7 @@ def _lipschitz_functions(draw, m):
 @pytest.mark.parametrize("m", [1, 2])
 @given(data=st.data())
 def test_interpolation_inequality_on_the_cube(m, data):
-    """Property (seed 000, Theorem A.1, (A.1)/(A.2)): ||u||_inf^(m+2) <= C1 L^m ||u||_2^2 when
+    """Property ([FCAO] Theorem A.1, (A.1)/(A.2)): ||u||_inf^(m+2) <= C1 L^m ||u||_2^2 when
     ||u||_inf <= L r, and ||u||_inf^2 <= C2 ||u||_2^2 otherwise, on the flat cube [-1,1]^m (r = 1,
     L^2 w.r.t. volume; the uniform density 2^-m only rescales ||u||_2^2), with C1, C2 the explicit
     constants of the proof adapted to the cube's corners (see _a1_constants; for m = 1 they are the
@@ -391,7 +391,7 @@ def test_interpolation_inequality_is_sharp_at_the_corner():
 
 
 def test_documented_finding_theorem_a1_stated_constant_fails_at_the_corner_of_the_square():
-    """Documented finding about seed 000 (not a property of lipconv; DESIGN.md, "Theorem A.1 on the
+    """Documented finding about [FCAO] (not a property of lipconv; DESIGN.md, "Theorem A.1 on the
     cube"): Theorem A.1's stated (A.1) constant needs a domain without boundary. On [-1,1]^2 the
     corner tent (K - |x - x_0|)_+ has ||u||_2^2 = pi K^4 / 24, while (A.1) claims
     K^4 <= (12 / pi) ||u||_2^2 = K^4 / 2. With lipconv's certified sup and the rigorous midpoint
@@ -408,7 +408,7 @@ def test_documented_finding_theorem_a1_stated_constant_fails_at_the_corner_of_th
 @_solver_examples(2)
 @given(seed=_seeds, n=st.integers(2, 9), d=st.integers(1, 2), p=_norms)
 def test_kantorovich_rubinstein_duality(seed, n, d, p):
-    """Property (Kantorovich-Rubinstein; seed 000 Lemma 4.10 reads the discrepancy as W1): W1(a, b)
+    """Property (Kantorovich-Rubinstein; [FCAO] Lemma 4.10 reads the discrepancy as W1): W1(a, b)
     between two discrete measures on the same n points equals max sum_i w_i (a_i - b_i) over
     1-Lipschitz w. The dual LP (lipconv.solvers.kantorovich_dual, CLARABEL at tol 1e-9) against POT's
     network simplex ot.emd2 (exact up to rounding) and, in 1-D, scipy's CDF formula. The LP data are
@@ -436,13 +436,13 @@ def test_kantorovich_rubinstein_duality(seed, n, d, p):
         np.testing.assert_allclose(value, wasserstein_distance(X[:, 0], X[:, 0], a, b), rtol=0, atol=1e-7)
 
 
-# ---------------------------------------------------------------- seed 000, Lemma 4.6
+# ---------------------------------------------------------------- [FCAO] Lemma 4.6
 
 @_solver_examples(5)
 @given(seed=_seeds, n=st.integers(3, 10), d=st.integers(1, 2), lam=st.floats(0.01, 1.0),
        other=st.sampled_from(["OSQP", "SCS"]))
 def test_minimizer_unique_on_the_data(seed, n, d, lam, other):
-    """Property (seed 000, Lemma 4.6, discrete form): with the strictly convex squared loss the
+    """Property ([FCAO] Lemma 4.6, discrete form): with the strictly convex squared loss the
     minimizer of eq. (2.7) is unique on the data, so two different solvers agree on the values.
 
     Quantitative form of the lemma's midpoint argument: for feasible (u, L), (u', L') with objectives

@@ -142,7 +142,7 @@ _lams = st.floats(min_value=1e-3, max_value=1.0)
 @settings(max_examples=max(3, settings().max_examples // 5))
 @given(seed=_seeds, lam=_lams)
 def test_lemma_4_4(seed, lam):
-    """Property: seed 000 Lemma 4.4, eq. (4.2), on the discrete problem.
+    """Property: [FCAO] Lemma 4.4, eq. (4.2), on the discrete problem.
 
     f^0 interpolates (zero loss, R(f^0) = Lip of the labels) and C_L is the loss of the constant
     average label, so  loss(u_lam) <= lam * Lip(y)  and  Lip(u_lam) <= C_L / lam.

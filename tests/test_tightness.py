@@ -1,4 +1,4 @@
-"""Tests of the tightness probe (seed 000, Theorem 4.8): the families' targets and the table on a tiny grid."""
+"""Tests of the tightness probe ([FCAO] Theorem 4.8): the families' targets and the table on a tiny grid."""
 from __future__ import annotations
 
 import numpy as np

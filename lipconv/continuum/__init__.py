@@ -1,4 +1,4 @@
-"""Exact continuum references and the fine-quadrature continuum solver (seed 000, eq. (4.4))."""
+"""Exact continuum references and the fine-quadrature continuum solver ([FCAO] eq. (4.4))."""
 from ._lifted import LiftedReference, lifted_reference
 from ._minimizer import ContinuumSolution, continuum_minimizer
 from ._references import ContinuumReference, ramp_reference, step_reference

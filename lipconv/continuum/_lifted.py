@@ -1,7 +1,7 @@
 r"""A certified one-dimensional reference for labels of the first coordinate on the flat cube.
 
 On the flat cube :math:`[-1, 1]^m` with rho uniform and labels :math:`y(x) = y(x_1)`, the continuum
-problem (seed 000, eq. (4.4)) for ANY convex loss and output norm has a minimizer depending on
+problem ([FCAO] eq. (4.4)) for ANY convex loss and output norm has a minimizer depending on
 :math:`t = x_1` alone: averaging u over the other coordinates lowers neither the loss (Jensen) nor
 the Lipschitz constant (a mean of L-Lipschitz maps is L-Lipschitz in any norm). So
 

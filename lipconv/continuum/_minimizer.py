@@ -78,7 +78,7 @@ def continuum_minimizer(
     manifold, label, *, lam, loss="squared", N, method="auto", seed=None,
     quadrature: Callable | None = None, estimate_error: bool = True,
 ) -> ContinuumSolution:
-    r"""Minimize the continuum functional (seed 000, eq. (4.4)) on a quadrature of rho.
+    r"""Minimize the continuum functional ([FCAO] eq. (4.4)) on a quadrature of rho.
 
     .. math::
 

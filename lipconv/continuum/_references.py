@@ -1,6 +1,6 @@
 r"""Exact continuum minimizers for the squared loss on the flat cube (DESIGN.md, "Exact continuum references").
 
-The continuum problem (seed 000, eq. (4.4)) with the squared loss, rho uniform on :math:`[-1,1]^m` and
+The continuum problem ([FCAO] eq. (4.4)) with the squared loss, rho uniform on :math:`[-1,1]^m` and
 labels depending on :math:`t = x_1` only,
 
 .. math::
@@ -95,7 +95,7 @@ def ramp_reference(lam: float, delta: float, m: int, *, scale: float = 1.0) -> C
         J^* = \tfrac23\big(\sqrt{3\lambda + \delta^2} - \delta\big),
 
     for :math:`\lambda = \mathrm{lam}/\mathrm{scale}` with :math:`3\lambda + \delta^2 \le 1` (continuum
-    problem of seed 000, eq. (4.4); DESIGN.md, "Exact continuum references").
+    problem of [FCAO] eq. (4.4); DESIGN.md, "Exact continuum references").
 
     Parameters
     ----------
@@ -144,7 +144,7 @@ def step_reference(lam: float, m: int, *, scale: float = 1.0) -> ContinuumRefere
           (0,\ 1) & \lambda \ge 1.
         \end{cases}
 
-    Step labels are not Lipschitz, so they are outside seed 000, Theorems 4.7/4.8; the formula is
+    Step labels are not Lipschitz, so they are outside [FCAO] Theorems 4.7/4.8; the formula is
     still exact (DESIGN.md, "Exact continuum references"). Valid for every lam > 0.
 
     Parameters

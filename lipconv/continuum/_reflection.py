@@ -1,6 +1,6 @@
 r"""Exact continuum minimizers on reflection-symmetric manifolds (sphere, circle, tori, cube).
 
-Setting (seed 000, eq. (4.4), squared loss): M carries a reflection H of the ambient space that maps
+Setting ([FCAO] eq. (4.4), squared loss): M carries a reflection H of the ambient space that maps
 M to itself, preserves rho and flips the label coordinate, :math:`t(Hx) = -t(x)`, with
 :math:`\|x - Hx\| = 2 s |t(x)|` (s: the manifold's ``scale``; H is :math:`p_1 \to -p_1` in model
 coordinates, ``Manifold.coordinate_law`` declares it). Labels :math:`y = Y(t)` with Y odd and, on
@@ -166,7 +166,7 @@ def _kinks(label) -> list[float]:
 
 
 def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> ReflectionReference:
-    r"""Exact :math:`u^\lambda` of the continuum problem (seed 000, eq. (4.4)) on a reflection-symmetric manifold.
+    r"""Exact :math:`u^\lambda` of the continuum problem ([FCAO] eq. (4.4)) on a reflection-symmetric manifold.
 
     .. math::
 
@@ -195,7 +195,7 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
     law : tuple (t, w) of arrays, optional
         A discrete law of t instead of the manifold's: the coordinates (N,) and weights (N,) of a
         mirror-symmetric quadrature of rho (each node's mirror image a node of the same weight). The
-        result is then the exact minimizer of the weighted program (seed 000, eq. (2.7)) on those
+        result is then the exact minimizer of the weighted program ([FCAO] eq. (2.7)) on those
         nodes, by the same proof.
 
     Returns

@@ -1,5 +1,5 @@
 """Labelled data sets in [0, 1]^d: scikit-learn's bundled sets, MNIST-style IDX files and CIFAR
-python batches (seed 000 Table 4, seed 001 Table 2)."""
+python batches ([FCAO] Table 4, [FOA] Table 2)."""
 from ._loaders import (
     SKLEARN_DATASETS,
     drop_conflicting_duplicates,

@@ -1,5 +1,5 @@
-r"""Loaders of labelled data sets scaled to [0, 1]^d, for the data Lipschitz constants of seed 000
-Table 4 / seed 001 Table 2 (:func:`lipconv.extension.dataset_lipschitz_constant`).
+r"""Loaders of labelled data sets scaled to [0, 1]^d, for the data Lipschitz constants of [FCAO]
+Table 4 / [FOA] Table 2 (:func:`lipconv.extension.dataset_lipschitz_constant`).
 
 Offline: scikit-learn's bundled digits, iris, wine and breast-cancer sets. User files: MNIST-style
 IDX files (MNIST, Fashion-MNIST; optionally gzipped) and CIFAR-10/100 python batches. The formats
@@ -113,7 +113,7 @@ def load_cifar(paths) -> tuple[np.ndarray, np.ndarray]:
 def drop_conflicting_duplicates(X, labels) -> tuple[np.ndarray, np.ndarray, int]:
     """Remove every copy of an input that occurs with more than one label.
 
-    Such inputs make the data Lipschitz constant infinite; seed 000 Table 4 and seed 001 Table 2
+    Such inputs make the data Lipschitz constant infinite; [FCAO] Table 4 and [FOA] Table 2
     exclude them for CIFAR-100. Returns ``(X, labels, n_removed)``.
     """
     X = check_points(X, "X")

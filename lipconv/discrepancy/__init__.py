@@ -1,4 +1,4 @@
-"""The discrepancy of seed 000, Lemma 4.10: W1(rho_n, rho), its bound and the sharp rates."""
+"""The discrepancy of [FCAO] Lemma 4.10: W1(rho_n, rho), its bound and the sharp rates."""
 from ._bounds import discrepancy_bound, sharp_exponent, sharp_rate, theory_exponent
 from ._wasserstein import DEFAULT_MIN_POINTS, W1Result, wasserstein1
 

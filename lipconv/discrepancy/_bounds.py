@@ -1,4 +1,4 @@
-r"""The discrepancy bound of seed 000, Lemma 4.10, and the sharp known rates beside it."""
+r"""The discrepancy bound of [FCAO] Lemma 4.10, and the sharp known rates beside it."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +20,7 @@ def _out(value, n):
 
 
 def discrepancy_bound(n, m: int, *, t: float = 1.0, C: float = 1.0):
-    r"""The right side of seed 000, Lemma 4.10 (eq. (4.12)) for L = 1.
+    r"""The right side of [FCAO] Lemma 4.10 (eq. (4.12)) for L = 1.
 
     .. math::
 

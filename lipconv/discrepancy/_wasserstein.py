@@ -1,4 +1,4 @@
-r"""The Wasserstein-1 distance between the empirical measure and rho (seed 000, Lemma 4.10 with L = 1)."""
+r"""The Wasserstein-1 distance between the empirical measure and rho ([FCAO] Lemma 4.10 with L = 1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -86,7 +86,7 @@ def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambi
         W_1(\rho_n, \rho) = \sup_{\mathrm{Lip}(w) \le 1} \Big(\int_M w\, \rho - \frac1n \sum_{i=1}^n w(x_i)\Big)
                           = \min_{\pi \in \Pi(\rho, \rho_n)} \int \|x - y\|\, d\pi
 
-    (Kantorovich-Rubinstein): the left side of seed 000, Lemma 4.10 (eq. (4.12)) for L = 1, where
+    (Kantorovich-Rubinstein): the left side of [FCAO] Lemma 4.10 (eq. (4.12)) for L = 1, where
     Lipschitz means in the ambient distance of X (``metric="ambient"``). Returned as a bracket
     [lo, hi] with its midpoint.
 

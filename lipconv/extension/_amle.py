@@ -1,7 +1,7 @@
 r"""Absolutely minimizing Lipschitz extension (AMLE) on a point-cloud graph.
 
 On a graph with edge lengths :math:`d_{ij}` the AMLE (the infinity-harmonic extension of Oberman 2005,
-cited by seed 001; continuum theory in Crandall-Evans-Gariepy 2001) of values :math:`g` on the known
+cited by [FOA]; continuum theory in Crandall-Evans-Gariepy 2001) of values :math:`g` on the known
 nodes solves
 
 .. math::

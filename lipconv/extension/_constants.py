@@ -64,7 +64,7 @@ def dataset_lipschitz_constant(X, labels, *, p=2, block_bytes=DEFAULT_BLOCK_BYTE
 
     .. math:: \mathrm{Lip}(D) = \Big(\min_{y_i \ne y_j} \|x_i - x_j\|_p\Big)^{-1},
 
-    seed 001 App. C and seed 000 Table 4. Labels may be classes (n,) or one-hot (n, k); numeric
+    [FOA] App. C and [FCAO] Table 4. Labels may be classes (n,) or one-hot (n, k); numeric
     labels must be real and finite (a ``ValueError`` otherwise).
     Returns ``inf`` (with a warning) when two identical inputs carry different labels, and 0 when
     there is only one class.

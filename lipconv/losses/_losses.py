@@ -1,12 +1,12 @@
 r"""Losses of the Lipschitz-regularized problem, with the metadata the theory uses.
 
-Every loss :math:`\ell(u, y) \ge 0` with equality iff :math:`u = y` (seed 000, §4.2) acts row-wise on
+Every loss :math:`\ell(u, y) \ge 0` with equality iff :math:`u = y` ([FCAO] §4.2) acts row-wise on
 predictions ``u`` and labels ``y`` of shape (n, k). Each carries
 
 * ``cvxpy(u, y, w)``: the convex expression :math:`\sum_i w_i \ell(u_i, y_i)`;
 * ``value(u, y)``: per-sample numpy values, shape (n,);
 * ``torch(u, y)``: per-sample torch values (differentiable), shape (n,);
-* ``theta``: the strong-convexity constant of seed 000 eq. (4.5) in the Euclidean norm on Y (0 when
+* ``theta``: the strong-convexity constant of [FCAO] eq. (4.5) in the Euclidean norm on Y (0 when
   the loss is not strongly convex);
 * ``lipschitz(radius)``: a Lipschitz constant of :math:`u \mapsto \ell(u, y)` in the Euclidean norm,
   valid for ``||u||_inf, ||y||_inf <= radius`` (used by the rate bounds of Theorem 4.8);
@@ -101,7 +101,7 @@ class Loss:
         with :math:`B = \prod_c [lo_c, hi_c]` for the squared, absolute and Huber losses and the
         probability simplex for the cross-entropy. The box is the label range: clipping every
         component of u to it lowers each of these losses and no Lipschitz constant (clipping is
-        1-Lipschitz per coordinate), so adding it leaves the optimum of seed 000 eq. (2.7)
+        1-Lipschitz per coordinate), so adding it leaves the optimum of [FCAO] eq. (2.7)
         unchanged, and it keeps :math:`\phi_i` finite for zero weights. Closed forms (the
         minimizer of a 1-D convex function over an interval is its unconstrained minimizer
         clipped); for the cross-entropy the value of the partial Lagrangian at a multiplier
@@ -157,7 +157,7 @@ class Loss:
         :math:`F(u) = \sum_i w_i \ell(u_i, y_i)` at :math:`u_i = c` (plus, for the
         cross-entropy, a normal of the simplex) whose columns sum to zero up to round-off. A
         transport of G to one point prices the critical lambda above which c is the minimizer
-        of seed 000 eq. (2.7) (:mod:`lipconv.solvers._constant`). Mean (squared), weighted median
+        of [FCAO] eq. (2.7) (:mod:`lipconv.solvers._constant`). Mean (squared), weighted median
         with the tied mass split to balance (absolute), bisection on the monotone derivative
         (Huber), weighted mean of the label rows (cross-entropy: Gibbs' inequality).
         """
@@ -272,7 +272,7 @@ def huber(delta: float = 1.0) -> Loss:
 
 
 def cross_entropy(eps: float = 0.1) -> Loss:
-    r"""Regularized cross-entropy of seed 000 eq. (4.6) on the probability simplex:
+    r"""Regularized cross-entropy of [FCAO] eq. (4.6) on the probability simplex:
 
     .. math:: \ell_\epsilon(u, z) = -\sum_i (z_i + \epsilon) \log\frac{u_i + \epsilon}{z_i + \epsilon}.
 

@@ -1,4 +1,4 @@
-"""Sampled manifolds in [0,1]^d with densities, quadratures and label functions (seed 000, Section 4)."""
+"""Sampled manifolds in [0,1]^d with densities, quadratures and label functions ([FCAO] Section 4)."""
 from ._base import DENSITIES, Manifold
 from ._curved import CurvedTorus
 from ._labels import (

@@ -11,7 +11,7 @@ placed in :math:`X = [0,1]^d` by
 
 with a seeded Haar-random orthonormal frame Q and a recorded scale s chosen so that the image lies in
 :math:`[0,1]^d`. Ambient distances are s times model (chordal) distances, so a function that is
-L-Lipschitz in model coordinates is (L / s)-Lipschitz in ambient ones. The data of seed 000 (Section 4:
+L-Lipschitz in model coordinates is (L / s)-Lipschitz in ambient ones. The data of [FCAO] (Section 4:
 samples from a density rho bounded below on a compact manifold M in X) are drawn from these.
 """
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Manifold(ABC):
     * ``"uniform"``: :math:`\rho \equiv 1`;
     * ``"linear"``: :math:`\rho(x) = 1 + \tfrac12\, t(x)`, where :math:`t = ` ``coordinate(x)`` in
       [-1, 1] has mean 0 under the uniform measure on each manifold here. So rho integrates to 1 and
-      lies in [1/2, 3/2]: bounded below, as seed 000 (Section 4) requires.
+      lies in [1/2, 3/2]: bounded below, as [FCAO] (Section 4) requires.
 
     Subclasses implement the model: uniform sampling, a uniform-measure quadrature rule, the label
     coordinate and the nearest model point, all in model coordinates p in R^D.

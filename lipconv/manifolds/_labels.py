@@ -60,7 +60,7 @@ def ramp_label(delta: float) -> Label:
     r"""Lipschitz ramp :math:`y(t) = \mathrm{clip}(t/\delta, -1, 1)`, Lipschitz constant 1/delta.
 
     The Lipschitz labels of DESIGN.md ("Exact continuum references"); they satisfy the hypotheses of
-    seed 000, Theorems 4.7/4.8.
+    [FCAO] Theorems 4.7/4.8.
     """
     delta = check_positive(delta, "delta")
     return Label(f"ramp(delta={delta:g})", 1.0 / delta, 1, {"delta": delta},
@@ -81,7 +81,7 @@ def smooth_label() -> Label:
 def onehot_label(k: int) -> Label:
     r"""One-hot classes by k equal bins of t: class :math:`c(t) = \min(\lfloor k (t+1)/2 \rfloor, k-1)`.
 
-    Returns (n, k) rows on the simplex (usable with the cross-entropy of seed 000, eq. (4.6)).
+    Returns (n, k) rows on the simplex (usable with the cross-entropy of [FCAO] eq. (4.6)).
     Piecewise constant, so not Lipschitz.
     """
     k = check_int(k, "k", minimum=2)
@@ -97,7 +97,7 @@ def sine_label(k: float) -> Label:
     r"""Oscillating :math:`y(t) = \sin(2\pi k t)`, Lipschitz constant :math:`2\pi k` (odd in t).
 
     Lipschitz for every k, with a constant that grows with k: the family of the issue's label study
-    (seed 000's theorems hold for each k; their constants grow with it)."""
+    ([FCAO]'s theorems hold for each k; their constants grow with it)."""
     k = check_positive(k, "k")
     return Label(f"sin(k={k:g})", 2.0 * np.pi * k, 1, {"k": k}, lambda t: np.sin(2.0 * np.pi * k * t))
 

@@ -1,4 +1,4 @@
-"""Neural network approximator of the empirical minimizer u_n (seed 000, eq. (2.6) with eps = 0).
+"""Neural network approximator of the empirical minimizer u_n ([FCAO] eq. (2.6) with eps = 0).
 
 Importing this subpackage imports torch; ``import lipconv`` alone does not.
 """

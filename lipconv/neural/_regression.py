@@ -1,7 +1,7 @@
-r"""A neural network approximator of the empirical minimizer u_n (seed 000, eq. (2.6) with eps = 0).
+r"""A neural network approximator of the empirical minimizer u_n ([FCAO] eq. (2.6) with eps = 0).
 
 The convex program of :func:`lipconv.solvers.lipschitz_regression` is exact but lives on the
-samples; a network :math:`u_\theta` is defined everywhere and is what seed 000 trains in practice.
+samples; a network :math:`u_\theta` is defined everywhere and is what [FCAO] trains in practice.
 Both minimize the same :math:`J_n`, so comparing them is a two-sided check: the network's
 :math:`J_n` at any *upper* bound of :math:`\mathrm{Lip}(u_\theta)` can never fall below the convex
 optimum, and its :math:`J_n` at the discrete Lipschitz constant of its sample values is the objective
@@ -41,12 +41,12 @@ class NeuralResult:
         :math:`\frac1n \sum_i \ell(u_\theta(x_i), y_i)`.
     lipschitz_gradient : float
         :math:`\max \|\nabla u_\theta(x)\|` over the data and ``dense_points`` seeded uniform points
-        of the box (seed 000, eq. (2.3)): a lower estimate of :math:`\mathrm{Lip}(u_\theta)`.
+        of the box ([FCAO] eq. (2.3)): a lower estimate of :math:`\mathrm{Lip}(u_\theta)`.
     lipschitz_discrete : float
         Discrete Lipschitz constant of ``values`` on the samples (a lower bound of
         :math:`\mathrm{Lip}(u_\theta)`, and the L that makes ``values`` feasible for the convex program).
     lipschitz_upper : float
-        Product of the layers' spectral norms (seed 001, eq. (6)), an upper bound.
+        Product of the layers' spectral norms ([FOA] eq. (6)), an upper bound.
     objective_gradient, objective_discrete, objective_upper : float
         :math:`J_n` = ``loss_value`` + lam times the corresponding Lipschitz value.
     convex_objective : float or None
@@ -133,7 +133,7 @@ def _mlp(d: int, k: int, hidden: tuple, head) -> torch.nn.Sequential:
 def gradient_norms(model, x: torch.Tensor, *, create_graph: bool = False) -> torch.Tensor:
     r"""Per-point :math:`\|\nabla u(x)\|_2` (k = 1) or Jacobian spectral norm :math:`\|Du(x)\|_{2,2}`
     (k > 1) of a network mapping (m, d) to (m, k): the local Lipschitz constant in the Euclidean norms
-    of seed 000, eq. (2.3). Differentiable in the parameters when ``create_graph``."""
+    of [FCAO] eq. (2.3). Differentiable in the parameters when ``create_graph``."""
     x = x.detach().requires_grad_(True)
     out = model(x)
     k = out.shape[1]
@@ -201,7 +201,7 @@ def neural_lipschitz_regression(
     X, y, *, lam, loss="squared", hidden=(64, 64), epochs=1000, lr=1e-2, n_random=512,
     dense_points=_DENSE_POINTS, device=None, seed=0, convex=None,
 ) -> NeuralResult:
-    r"""Train an MLP :math:`u_\theta` on :math:`J_n` (seed 000, eq. (2.6) with :math:`\varepsilon = 0`).
+    r"""Train an MLP :math:`u_\theta` on :math:`J_n` ([FCAO] eq. (2.6) with :math:`\varepsilon = 0`).
 
     .. math::
 
@@ -210,7 +210,7 @@ def neural_lipschitz_regression(
 
     where S is the data plus ``n_random`` points drawn afresh each epoch uniformly in the box
     :math:`[\min(0, \min_i x_i), \max(1, \max_i x_i)]` (that is :math:`[0,1]^d` for data in it):
-    the max-gradient estimate of :math:`\mathrm{Lip}(u_\theta)` of seed 000, eq. (2.3), taken over X
+    the max-gradient estimate of :math:`\mathrm{Lip}(u_\theta)` of [FCAO] eq. (2.3), taken over X
     rather than the data only, since Lip is a sup over the whole domain. Full-batch Adam with a
     cosine-decaying step. For k > 1 outputs the gradient norm is the Jacobian's spectral norm.
 
@@ -220,7 +220,7 @@ def neural_lipschitz_regression(
     * the discrete Lipschitz constant of the values on the samples, which makes the values a
       feasible point of the convex program (:func:`lipconv.solvers.lipschitz_regression`), so
       :math:`J_n` there is >= the convex optimum;
-    * the product of the layers' spectral norms (:func:`lipconv.norms.layer_norm_product`, seed 001
+    * the product of the layers' spectral norms (:func:`lipconv.norms.layer_norm_product`, [FOA]
       eq. (6)), an upper bound of :math:`\mathrm{Lip}(u_\theta)`: :math:`J_n` there is >= the optimum
       of the continuous problem (2.7) = the convex optimum. A convex solution that beats it would be
       wrong, so the comparison certifies the convex solver (or exposes the network).

@@ -19,10 +19,10 @@ the functions that need per-sample gradients refuse it (``ValueError``) rather t
 Devices: everything runs on the inputs' device and dtype (bfloat16 and float16 included); random
 starts are drawn on that device, and the hot loops (PGD steps, Jacobian power iterations) read
 nothing back to the host. :class:`RegularizedLoss` computes the gradient penalties on the data
-loss's own forward pass when no BatchNorm is in train mode (seed 002, Algorithm 1).
+loss's own forward pass when no BatchNorm is in train mode ([FO] Algorithm 1).
 
 Robustness evaluation: ``pgd``/``minimal_adversarial_distance`` in l1 use box-aware sparse l1
-descent; :func:`clever` (ART's CLEVER with guards), :func:`fit_extreme_value` (seed 002's GEV,
+descent; :func:`clever` (ART's CLEVER with guards), :func:`fit_extreme_value` ([FO]'s GEV,
 guarded), and :func:`lipschitz_bracket` report Lipschitz estimates beside certified bounds;
 :func:`lipschitz_loss_gap` compares a network's training loss with the best loss any function of
 its Lipschitz constant reaches on the same data (``lipconv.solvers``, fixed L).

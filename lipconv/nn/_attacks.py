@@ -53,7 +53,7 @@ def _project_l1(delta: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
 
 
 def project_ball(delta: torch.Tensor, eps, norm) -> torch.Tensor:
-    r"""Euclidean projection of each perturbation onto :math:`\{\|\delta\|_p \le \epsilon\}` (seed 003, eq. (15)).
+    r"""Euclidean projection of each perturbation onto :math:`\{\|\delta\|_p \le \epsilon\}` ([RKH] eq. (15)).
 
     Parameters
     ----------
@@ -196,10 +196,10 @@ def _check_clamp(clamp):
 def fgsm(model, x, y, *, eps, norm="Linf", loss_fn: Callable | None = None, clamp=(0.0, 1.0)) -> torch.Tensor:
     r"""One-step attack :math:`x' = x + \epsilon\, d`, d the steepest unit direction of the attack norm.
 
-    For linf, :math:`d = \operatorname{sign}(\nabla_x\ell)` (FGSM, seed 000, eq. (3.2)); for l2,
+    For linf, :math:`d = \operatorname{sign}(\nabla_x\ell)` (FGSM, [FCAO] eq. (3.2)); for l2,
     :math:`d = \nabla_x\ell/\|\nabla_x\ell\|_2` (eq. (3.4)); the result is clamped to ``clamp``. To
-    first order this raises the loss by :math:`\epsilon\|\nabla_x\ell\|_*` (seed 001, Lemma B.1).
-    For l1 the steepest direction is a signed one-hot vector at the largest gradient entry (seed 003,
+    first order this raises the loss by :math:`\epsilon\|\nabla_x\ell\|_*` ([FOA] Lemma B.1).
+    For l1 the steepest direction is a signed one-hot vector at the largest gradient entry ([RKH],
     eq. (16)), which the box can cut to nothing; with a ``clamp`` the l1 step is instead the exact
     maximizer of the linearization over the ball intersected with the box (the budget eps spent on
     the largest gradient entries in turn, each up to its room to the box); without one it is the
@@ -237,7 +237,7 @@ def _step_and_project(xk, xd, g, r, p, step, clamp, sparsity):
     """One PGD update from xk: the ascent step, then the projection(s) back to the ball (and box)."""
     shape = (-1,) + (1,) * (xd.ndim - 1)
     if step is None:
-        # alpha -> inf limit of the projection (seed 003, Lemma 2): the iterate jumps to x + eps v.
+        # alpha -> inf limit of the projection ([RKH] Lemma 2): the iterate jumps to x + eps v.
         return _clamp(xd + r.reshape(shape) * steepest_direction(flat(g), p).reshape(xd.shape), clamp)
     if p == 1.0:
         room = _box_room(xk, clamp)
@@ -293,7 +293,7 @@ def _pgd(model, x, y, *, eps, p, steps, alpha, random_start, x_init, loss_fn, cl
 def pgd(model, x, y, *, eps, norm="Linf", steps: int = 10, alpha: float | None = None,
         random_start: bool = True, x_init: torch.Tensor | None = None, loss_fn: Callable | None = None,
         clamp=(0.0, 1.0), seed: int = 0, l1_sparsity: float = 0.95) -> torch.Tensor:
-    r"""Projected gradient ascent on the loss in the l_p ball (seed 003, eqs. (15), (17)).
+    r"""Projected gradient ascent on the loss in the l_p ball ([RKH] eqs. (15), (17)).
 
     .. math::
 
@@ -303,7 +303,7 @@ def pgd(model, x, y, *, eps, norm="Linf", steps: int = 10, alpha: float | None =
 
     for l2 and linf: a Euclidean projection onto the ball followed by clipping to the box (the
     composition torchattacks and ART use; for linf it is the projection onto the intersection).
-    ``alpha=inf`` takes the limit of the projection, :math:`x_k = x + \epsilon\,v_k` (seed 003,
+    ``alpha=inf`` takes the limit of the projection, :math:`x_k = x + \epsilon\,v_k` ([RKH],
     Lemma 2 and Theorem 1). Each sample's iterates only see its own gradient (eval mode).
 
     **l1** uses sparse l1 descent (SLIDE; Tramer and Boneh, "Adversarial training and robustness for
@@ -411,7 +411,7 @@ def minimal_adversarial_distance(model, x, y, *, norm="L2", eps_max: float = 1.0
     rule; l2 PGD from a random start turns toward the best direction slowly with it, so raise it for
     a tighter distance). The reported distance is the norm of the smallest successful perturbation,
     an upper bound on the true minimal distance; an attack that never succeeds at eps_max gives
-    ``+inf`` (seed 001, Def. 5.1 then counts it as robust at every radius). ``y`` are class labels.
+    ``+inf`` ([FOA] Def. 5.1 then counts it as robust at every radius). ``y`` are class labels.
     All samples are attacked together (one PGD run per bisection round on the samples still
     bracketed); there is no per-sample Python loop.
     """

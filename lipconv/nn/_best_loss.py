@@ -114,7 +114,7 @@ def lipschitz_loss_gap(model, x, y, *, loss="squared", outputs: str = "probabili
     * "empirical lower": :math:`\max_i \|J_g(x_i)\|_{p_x, p_y}` (:func:`empirical_lipschitz`);
     * "data": the largest pair quotient on x (:func:`pair_lipschitz`): the training loss is at least
       the certified lower bound of this row (``certified_gap`` >= 0);
-    * "certified upper": the layer-norm product (seed 001, eq. (6)), times 1/2 for the softmax
+    * "certified upper": the layer-norm product ([FOA] eq. (6)), times 1/2 for the softmax
       (whose Jacobian :math:`\mathrm{diag}(s) - s s^\top` has norm at most 1/2 in l1, l2 and linf).
 
     Each :math:`\mathcal B(L)` is ``lipconv.solvers.lipschitz_regression(X, Y, lipschitz=L)``

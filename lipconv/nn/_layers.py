@@ -10,7 +10,7 @@ __all__ = ["TanhLogits"]
 
 
 class TanhLogits(nn.Module):
-    r"""Pre-softmax sigmoid layer :math:`z \mapsto t\,\tanh(\mathrm{BN}(z))` (seed 001, App. A.1).
+    r"""Pre-softmax sigmoid layer :math:`z \mapsto t\,\tanh(\mathrm{BN}(z))` ([FOA] App. A.1).
 
     BatchNorm without learnable parameters, then ``t * tanh``, with ``t`` a single learnable scalar
     shared by all inputs. The logits are bounded by ``|t|``, which bounds how far apart the softmax

@@ -43,7 +43,7 @@ __all__ = [
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""Carlini-Wagner margin :math:`\ell(x) = \max_{i \ne c} f_i(x) - f_c(x)` per sample (seed 002, §2).
+    r"""Carlini-Wagner margin :math:`\ell(x) = \max_{i \ne c} f_i(x) - f_c(x)` per sample ([FO] §2).
 
     Negative exactly when the sample is classified correctly, so :math:`\ell_0 = 0` in
     :func:`l_bound` and :func:`omega_bound`.
@@ -63,7 +63,7 @@ def _check_distances(distances) -> np.ndarray:
 
 
 def error_curve(distances, eps) -> np.ndarray:
-    r"""Error curve :math:`C_{err}(\epsilon) = P\{\|a\| \le \epsilon \text{ misclassifies}\}` (seed 001, Def. 5.1).
+    r"""Error curve :math:`C_{err}(\epsilon) = P\{\|a\| \le \epsilon \text{ misclassifies}\}` ([FOA] Def. 5.1).
 
     Computed from per-sample minimal adversarial distances (:func:`minimal_adversarial_distance`):
     the fraction with distance :math:`\le \epsilon`. A failed attack is ``+inf`` and never counts;
@@ -87,7 +87,7 @@ def error_curve(distances, eps) -> np.ndarray:
 
 
 def median_adversarial_distance(distances) -> float:
-    """Median of the per-sample minimal adversarial distances (seed 001, §5.1; +inf counts, so the
+    """Median of the per-sample minimal adversarial distances ([FOA] §5.1; +inf counts, so the
     median is +inf when at least half the attacks failed)."""
     return float(np.median(_check_distances(distances)))
 
@@ -112,7 +112,7 @@ def jacobian(model, x, *, transform: Callable | None = None) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class LipschitzEstimate:
-    """Empirical Lipschitz constant :math:`\\max_i \\|\\nabla g(x_i)\\|` over data (seed 001, eq. (5)).
+    """Empirical Lipschitz constant :math:`\\max_i \\|\\nabla g(x_i)\\|` over data ([FOA] eq. (5)).
 
     Attributes
     ----------
@@ -139,14 +139,14 @@ class LipschitzEstimate:
 def empirical_lipschitz(model, data, *, norm="L2", out_norm="Linf", of: str = "model", y=None,
                         loss_fn: Callable | None = None, batch_size: int = 256,
                         seed: int = 0) -> LipschitzEstimate:
-    r"""Maximum gradient norm over data, a lower bound on Lip (seed 001, eq. (5)).
+    r"""Maximum gradient norm over data, a lower bound on Lip ([FOA] eq. (5)).
 
     ``of="loss"``: :math:`\max_i \|\nabla_x \ell(x_i)\|_*` (dual of the input norm; needs ``y``).
     ``of="model"``: :math:`\max_i \|J_f(x_i)\|_{p, q}` with p = ``norm``, q = ``out_norm``, from the
     extracted Jacobians (:func:`jacobian`) by ``lipconv.norms.operator_norm``: closed forms for the
-    tractable entries of seed 003, Table 1, brute force for small NP-hard ones, otherwise the
+    tractable entries of [RKH] Table 1, brute force for small NP-hard ones, otherwise the
     power-method lower bound (then ``exact`` is False; the estimate stays a lower bound of Lip).
-    Compare with :func:`layer_norm_product` (seed 001, eq. (6)), an upper bound.
+    Compare with :func:`layer_norm_product` ([FOA] eq. (6)), an upper bound.
     """
     if of not in ("model", "loss"):
         raise ValueError(f"of must be 'model' or 'loss', got {of!r}")
@@ -215,7 +215,7 @@ def _layer_matrices(model: nn.Module, input_shape) -> list[torch.Tensor]:
 
 
 def layer_norm_product(model: nn.Module, *, input_shape, norm="L2", out_norm="L2"):
-    r"""Data-independent bound :math:`\mathrm{Lip}_{p,q}(f) \le \prod_k \|W_k\|_{p_{k-1}\to p_k}` (seed 001, eq. (6)).
+    r"""Data-independent bound :math:`\mathrm{Lip}_{p,q}(f) \le \prod_k \|W_k\|_{p_{k-1}\to p_k}` ([FOA] eq. (6)).
 
     For a sequential model of Linear, Conv, average-pooling and (eval-mode) BatchNorm layers separated by
     1-Lipschitz elementwise activations (ReLU, tanh, ...), with :math:`p_0 = \dots = p_{N-1} = p` and
@@ -223,7 +223,7 @@ def layer_norm_product(model: nn.Module, *, input_shape, norm="L2", out_norm="L2
     intermediate choice gives a bound, and keeping p throughout keeps each factor computable.
     Convolutions and poolings are turned into their dense matrices at ``input_shape`` (so keep the
     input small), and BatchNorm into the
-    diagonal scaling (seed 001, §4: omitting it misses terms). The product itself is
+    diagonal scaling ([FOA] §4: omitting it misses terms). The product itself is
     ``lipconv.norms.layer_norm_product`` (NP-hard factors are brute-forced when small, else replaced by
     an upper bound, so the product stays an upper bound).
 
@@ -245,7 +245,7 @@ def layer_norm_product(model: nn.Module, *, input_shape, norm="L2", out_norm="L2
 
 
 def l_bound(loss_values, L, *, l0: float = 0.0) -> np.ndarray:
-    r"""(L-bound) of seed 002, Proposition 2.2: :math:`\|v\| \ge \max\{\ell_0 - \ell(x), 0\}/L`.
+    r"""(L-bound) of [FO] Proposition 2.2: :math:`\|v\| \ge \max\{\ell_0 - \ell(x), 0\}/L`.
 
     Parameters
     ----------
@@ -260,7 +260,7 @@ def l_bound(loss_values, L, *, l0: float = 0.0) -> np.ndarray:
 
 
 def omega_bound(loss_values, grad_norms, eps, omega, *, l0: float = 0.0) -> np.ndarray:
-    r"""(omega-bound) of seed 002, Proposition 2.2, as a certified radius per sample.
+    r"""(omega-bound) of [FO] Proposition 2.2, as a certified radius per sample.
 
     The minimal adversarial distance is at least :math:`\epsilon` whenever
     :math:`(\ell_0 - \ell(x) - \omega(\epsilon))/\|\nabla\ell(x)\|_* \ge \epsilon`. Given the modulus of
@@ -287,7 +287,7 @@ def modulus_of_continuity(model, x, y, *, eps: float, norm="L2", n_samples: int 
                           loss_fn: Callable | None = None, seed: int = 0) -> np.ndarray:
     r"""Per-sample sampled :math:`\max_v\, \ell(x+v) - \ell(x) - v\cdot\nabla\ell(x)` over :math:`\|v\| = \epsilon`.
 
-    The sampled version of seed 002, eq. (5): ``n_samples`` random directions of the ``norm`` sphere
+    The sampled version of [FO] eq. (5): ``n_samples`` random directions of the ``norm`` sphere
     plus the steepest-ascent direction, each scaled to radius eps. A lower estimate of
     :math:`\omega(\epsilon)` at x; batch maxima of it feed :func:`fit_extreme_value`. No clamping.
     """
@@ -324,7 +324,7 @@ class ExtremeValueFit:
     endpoint : float
         Right end of the support, loc + scale / c when c > 0 (reverse Weibull), else +inf.
     quantile : float
-        The (1 - p) quantile of the fitted law: the estimate used by seed 002 (p = 0.001).
+        The (1 - p) quantile of the fitted law: the estimate used by [FO] (p = 0.001).
     p : float
     pvalue : float
         Kolmogorov-Smirnov p-value of the sample against the fitted law (optimistic, since the
@@ -358,7 +358,7 @@ class ExtremeValueFit:
 
 def fit_extreme_value(maxima, *, p: float = 1e-3, min_distinct: float = 0.5,
                       ks_level: float = 0.01) -> ExtremeValueFit:
-    r"""Maximum-likelihood GEV fit of batch maxima (seed 002, §2; Weng et al.'s CLEVER), with guards.
+    r"""Maximum-likelihood GEV fit of batch maxima ([FO] §2; Weng et al.'s CLEVER), with guards.
 
     Estimates an upper end of a quantity known only through maxima over batches (the loss
     Lipschitz constant L, or :math:`\omega(\epsilon)`) by the fitted law's right end point and its
@@ -462,8 +462,8 @@ def lipschitz_bracket(model, x, *, input_shape=None, norm="L2", out_norm="L2", e
                       seed: int = 0) -> LipschitzBracket:
     r"""Bracket :math:`[\text{empirical lower}, \text{certified upper}]` of :math:`\mathrm{Lip}_{p,q}(f)`.
 
-    Lower: the larger of :math:`\max_i \|J_f(x_i)\|_{p,q}` (seed 001, eq. (5); :func:`empirical_lipschitz`)
-    and :func:`pair_lipschitz` on ``x``. Upper: :func:`layer_norm_product` (seed 001, eq. (6)) at
+    Lower: the larger of :math:`\max_i \|J_f(x_i)\|_{p,q}` ([FOA] eq. (5); :func:`empirical_lipschitz`)
+    and :func:`pair_lipschitz` on ``x``. Upper: :func:`layer_norm_product` ([FOA] eq. (6)) at
     ``input_shape`` (default one sample's shape), inf when the model is not a chain of the layers it
     handles. ``estimate`` (e.g. from :func:`clever` or :func:`fit_extreme_value`) is carried along
     and printed, not checked.
@@ -694,7 +694,7 @@ def clever(model, x, *, radius: float, norm="L2", nb_batches: int = 50, batch_si
 
 @dataclass(frozen=True)
 class GradientNormDetector:
-    r"""Adversarial-input detector :math:`\|\nabla g(x)\|_{p,q} > c` (seed 000, §7, eq. (7.1)).
+    r"""Adversarial-input detector :math:`\|\nabla g(x)\|_{p,q} > c` ([FCAO] §7, eq. (7.1)).
 
     Attributes
     ----------
@@ -717,7 +717,7 @@ class GradientNormDetector:
     clean_rejection: float
 
     def scores(self, model, x) -> np.ndarray:
-        """Per-sample Jacobian operator norms (seed 000, eq. (7.1))."""
+        """Per-sample Jacobian operator norms ([FCAO] eq. (7.1))."""
         return _detector_scores(model, x, self.norm, self.out_norm, self.softmax)
 
     def detect(self, model, x) -> np.ndarray:
@@ -732,9 +732,9 @@ def _detector_scores(model, x, p, q, softmax):
 
 def gradient_norm_detector(model, x_clean, *, fpr: float = 0.05, norm="L2", out_norm="Linf",
                            softmax: bool = True) -> GradientNormDetector:
-    r"""Calibrate the gradient-norm detector of seed 000, §7 at false-positive rate ``fpr`` on clean data.
+    r"""Calibrate the gradient-norm detector of [FCAO] §7 at false-positive rate ``fpr`` on clean data.
 
-    The score is :math:`\|J_g(x)\|_{p\to q}` with :math:`g` the model's probabilities (seed 000 uses
+    The score is :math:`\|J_g(x)\|_{p\to q}` with :math:`g` the model's probabilities ([FCAO] uses
     :math:`\|\nabla f(x)\|_{2,\infty}`, the largest l2 norm of a class-probability gradient), and the
     threshold is the smallest clean score that at most ``fpr`` of the clean inputs exceed.
     """

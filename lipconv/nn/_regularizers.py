@@ -85,7 +85,7 @@ class _Forward:
     """The per-sample loss at x recorded with x requiring grad, and its input gradients (computed once).
 
     :class:`RegularizedLoss` builds one and hands it to every gradient penalty, so that the data loss
-    and the penalties share a single forward pass (seed 002, Algorithm 1: L(w) and the clean term of
+    and the penalties share a single forward pass ([FO] Algorithm 1: L(w) and the clean term of
     R(w) are the same forward); each penalty called alone builds its own.
     """
 
@@ -123,16 +123,16 @@ def _with_forward(model, x, y, loss_fn, fwd, compute):
 
 def tv_penalty(model, x, y, *, norm="L2", method: str = "exact", h: float = 1e-3,
                loss_fn: Callable | None = None) -> PenaltyResult:
-    r"""Total-variation penalty :math:`\frac1n\sum_i \|\nabla_x \ell(x_i)\|_*` (seed 000, eq. (2.9)).
+    r"""Total-variation penalty :math:`\frac1n\sum_i \|\nabla_x \ell(x_i)\|_*` ([FCAO] eq. (2.9)).
 
     The dual norm :math:`\|\cdot\|_*` is that of the attack norm ``norm`` (l1 for linf attacks, l2 for
     l2 attacks). ``method="exact"`` differentiates the gradient norm by double backpropagation;
-    ``method="fd"`` uses the finite difference of seed 000, eq. (2.8),
+    ``method="fd"`` uses the finite difference of [FCAO] eq. (2.8),
 
     .. math:: \|\nabla_x \ell(x)\|_* \approx \frac{\ell(x + h d) - \ell(x)}{h},
 
-    with :math:`d` the steepest-ascent unit vector of the attack norm (seed 000, eqs. (3.2), (3.4)),
-    detached from the graph. This is also the one-step adversarial-training term (seed 001, Lemma 3.1).
+    with :math:`d` the steepest-ascent unit vector of the attack norm ([FCAO] eqs. (3.2), (3.4)),
+    detached from the graph. This is also the one-step adversarial-training term ([FOA] Lemma 3.1).
 
     Parameters
     ----------
@@ -156,8 +156,8 @@ def lipschitz_penalty(model, x, y, *, norm="L2", method: str = "exact", h: float
                       loss_fn: Callable | None = None) -> PenaltyResult:
     r"""Lipschitz (WCAT) penalty :math:`\max_i \|\nabla_x \ell(x_i)\|_*` over the batch.
 
-    Seed 000, eq. (2.6) (the Lipschitz term, estimated on the batch as in seed 001, eq. (5)) and the
-    WCAT term of seed 001, eq. (1). Arguments as in :func:`tv_penalty`; ``per_sample`` holds every
+    Seed 000, eq. (2.6) (the Lipschitz term, estimated on the batch as in [FOA] eq. (5)) and the
+    WCAT term of [FOA] eq. (1). Arguments as in :func:`tv_penalty`; ``per_sample`` holds every
     sample's gradient norm and ``value`` their maximum.
     """
     return _gradient_norm_penalty(model, x, y, None, norm=norm, method=method, h=h, loss_fn=loss_fn, reduce="max")
@@ -177,7 +177,7 @@ def _gradient_norm_penalty(model, x, y, fwd, *, norm="L2", method="exact", h=1e-
 
 def fd_gradient_penalty(model, x, y, *, norm="L2", h: float = 1e-2,
                         loss_fn: Callable | None = None) -> PenaltyResult:
-    r"""Finite-difference squared gradient penalty (seed 002, Algorithm 1 and Proposition 3.2).
+    r"""Finite-difference squared gradient penalty ([FO] Algorithm 1 and Proposition 3.2).
 
     .. math::
 
@@ -212,7 +212,7 @@ def _fd_penalty(model, x, y, fwd, *, norm="L2", h=1e-2, loss_fn=None) -> Penalty
 def double_backprop_penalty(model, x, y, *, norm="L2", loss_fn: Callable | None = None) -> PenaltyResult:
     r"""Exact squared gradient penalty :math:`\frac1n\sum_i \|\nabla_x\ell(x_i)\|_*^2 / c^2` by double backprop.
 
-    The exact counterpart of :func:`fd_gradient_penalty` (seed 002, eq. (8) and Proposition 3.2), with
+    The exact counterpart of :func:`fd_gradient_penalty` ([FO] eq. (8) and Proposition 3.2), with
     the same scale c (1 for L2 and L1 attacks, sqrt(N) for Linf), so that the finite difference
     converges to this value as h -> 0.
     """
@@ -230,7 +230,7 @@ def _dbp_penalty(model, x, y, fwd, *, norm="L2", loss_fn=None) -> PenaltyResult:
 
 @dataclass(frozen=True)
 class JacobianNormResult:
-    """Data-dependent Jacobian operator norms from the power method (seed 003, eqs. (6), (11), (12)).
+    """Data-dependent Jacobian operator norms from the power method ([RKH] eqs. (6), (11), (12)).
 
     Attributes
     ----------
@@ -254,9 +254,9 @@ class JacobianNormResult:
 
 def jacobian_operator_norm(model, x, *, p="L2", q="L2", iters: int = 20, alpha: float | None = None,
                            v0: torch.Tensor | None = None, seed: int = 0) -> JacobianNormResult:
-    r"""Data-dependent (p, q) operator norm :math:`\max_{\|v\|_p=1}\|J_f(x)v\|_q` per sample (seed 003, eq. (8)).
+    r"""Data-dependent (p, q) operator norm :math:`\max_{\|v\|_p=1}\|J_f(x)v\|_q` per sample ([RKH] eq. (8)).
 
-    Power-method limit (``alpha=None``, seed 003, eq. (12); eq. (6) for p = q = 2):
+    Power-method limit (``alpha=None``, [RKH] eq. (12); eq. (6) for p = q = 2):
 
     .. math::
 
@@ -337,7 +337,7 @@ def _jacobian_iteration(model, x, *, p, q, iters, alpha, v0, seed) -> JacobianNo
 
 def jacobian_spectral_penalty(model, x, *, iters: int = 10, form: str = "sigma", eps: float = 1e-2,
                               v0: torch.Tensor | None = None, seed: int = 0) -> PenaltyResult:
-    r"""Data-dependent spectral norm penalty :math:`\frac1n\sum_i \tfrac12\sigma(J_f(x_i))^2` (seed 003, eq. (7)).
+    r"""Data-dependent spectral norm penalty :math:`\frac1n\sum_i \tfrac12\sigma(J_f(x_i))^2` ([RKH] eq. (7)).
 
     :math:`u_i, v_i` come from the power method (eq. (6), :func:`jacobian_operator_norm`) and are held
     fixed; ``form="sigma"`` differentiates :math:`\sigma_i = \|J_f(x_i) v_i\|_2` (exactly, as
@@ -367,7 +367,7 @@ def jacobian_spectral_penalty(model, x, *, iters: int = 10, form: str = "sigma",
 
 def jacobian_operator_penalty(model, x, *, p="L2", q="L2", iters: int = 10, alpha: float | None = None,
                               v0: torch.Tensor | None = None, seed: int = 0) -> PenaltyResult:
-    r"""Data-dependent (p, q) operator-norm penalty :math:`\frac1n\sum_i \|J_f(x_i)\|_{p,q}` (seed 003, eq. (13)).
+    r"""Data-dependent (p, q) operator-norm penalty :math:`\frac1n\sum_i \|J_f(x_i)\|_{p,q}` ([RKH] eq. (13)).
 
     The maximizer :math:`v_i` comes from eq. (12) (``alpha=None``) or eq. (11) (finite ``alpha``) and
     is held fixed; the penalty differentiates :math:`\|J_f(x_i) v_i\|_q` exactly (as
@@ -409,9 +409,9 @@ def _conv_input_shapes(model: nn.Module, input_shape) -> dict:
 
 def global_spectral_penalty(model: nn.Module, *, state: dict | None = None, iters: int = 1, seed: int = 0,
                             input_shape=None, conv: str = "operator") -> PenaltyResult:
-    r"""Global spectral norm penalty :math:`\tfrac12\sum_\ell \sigma(W^\ell)^2` (Yoshida-Miyato; seed 003, eq. (5)).
+    r"""Global spectral norm penalty :math:`\tfrac12\sum_\ell \sigma(W^\ell)^2` (Yoshida-Miyato; [RKH] eq. (5)).
 
-    :math:`\sigma(W^\ell) = u^\top W^\ell v` with u, v from ``iters`` power iterations (seed 003,
+    :math:`\sigma(W^\ell) = u^\top W^\ell v` with u, v from ``iters`` power iterations ([RKH],
     eq. (4)) started from the vectors kept in ``state``, so one iteration per training step suffices
     (the amortization of Yoshida and Miyato). The gradient of each term is :math:`\sigma u v^\top`.
 
@@ -526,11 +526,11 @@ class RegularizedLossResult:
 class RegularizedLoss:
     r"""Data loss plus weighted regularizers, :math:`\frac1n\sum_i\ell(x_i) + \sum_k \lambda_k R_k`.
 
-    This is seed 000, eq. (2.6) with ``{"tv": (eps, tv_penalty), "lip": (lam, lipschitz_penalty)}``,
-    seed 001, eq. (1) (AT + WCAT) with the one-step terms, seed 002, eq. (8) with
-    :func:`fd_gradient_penalty`, or seed 003, eqs. (5)/(7) with the spectral penalties.
+    This is [FCAO] eq. (2.6) with ``{"tv": (eps, tv_penalty), "lip": (lam, lipschitz_penalty)}``,
+    [FOA] eq. (1) (AT + WCAT) with the one-step terms, [FO] eq. (8) with
+    :func:`fd_gradient_penalty`, or [RKH] eqs. (5)/(7) with the spectral penalties.
 
-    **One forward pass, as in seed 002, Algorithm 1.** The gradient penalties (:func:`tv_penalty`,
+    **One forward pass, as in [FO] Algorithm 1.** The gradient penalties (:func:`tv_penalty`,
     :func:`lipschitz_penalty`, :func:`fd_gradient_penalty`, :func:`double_backprop_penalty`, given
     as the functions themselves or as ``functools.partial`` of them with keyword options and the
     same ``loss_fn``) are computed on the data loss's own forward pass, with its input gradient

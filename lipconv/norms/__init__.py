@@ -1,5 +1,5 @@
-"""p-norms, dual norms, steepest directions, operator norms (seed 003 Table 1) and the
-power / (p, q) iterations (seed 003, eqs. (4), (6), (11), (12)); numpy and torch alike."""
+"""p-norms, dual norms, steepest directions, operator norms ([RKH] Table 1) and the
+power / (p, q) iterations ([RKH] eqs. (4), (6), (11), (12)); numpy and torch alike."""
 from ._iteration import OperatorIterationResult, PowerMethodResult, operator_norm_iteration, power_method
 from ._operator import METHODS, NormProductResult, OperatorNormResult, layer_norm_product, operator_norm
 from ._pnorm import dual_exponent, dual_norm, pnorm, sphere_projection, steepest_direction

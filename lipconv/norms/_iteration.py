@@ -1,5 +1,5 @@
-r"""Matrix-free iterations: the power method (seed 003, eqs. (4), (6)) and the (p, q) operator-norm
-iteration (seed 003, eq. (11)) with its power-method limit alpha -> inf (eq. (12), seed 003 Lemma 2).
+r"""Matrix-free iterations: the power method ([RKH] eqs. (4), (6)) and the (p, q) operator-norm
+iteration ([RKH] eq. (11)) with its power-method limit alpha -> inf (eq. (12), [RKH] Lemma 2).
 
 Both take the operator as two closures ``matvec(v) = A v`` and ``rmatvec(u) = A^T u`` (a weight
 matrix, a Jacobian-vector product, a convolution), numpy or torch, batched over leading axes.
@@ -31,7 +31,7 @@ class PowerMethodResult:
     sigma : float, ndarray of the batch shape, or torch.Tensor
         :math:`\|A v\|_2` at the final unit vector v: a certified lower bound of
         :math:`\sigma_1`. In torch it equals :math:`u^\top A v` with u, v detached, so its gradient
-        with respect to the parameters inside ``matvec`` is :math:`u v^\top` (seed 003, after eq. (5)).
+        with respect to the parameters inside ``matvec`` is :math:`u v^\top` ([RKH] after eq. (5)).
     u, v : array or tensor, shapes (..., m) and (..., n)
         Unit left and right singular vector estimates.
     iterations : int
@@ -141,7 +141,7 @@ def _scalar_or_array(x):
 
 def power_method(matvec, rmatvec, shape, *, iters: int = 100, tol: float = 1e-10, v0=None,
                  seed: int = 0, like=None) -> PowerMethodResult:
-    r"""Largest singular value by the power method (seed 003, eqs. (4) and (6)).
+    r"""Largest singular value by the power method ([RKH] eqs. (4) and (6)).
 
     .. math::
 
@@ -212,7 +212,7 @@ def power_method(matvec, rmatvec, shape, *, iters: int = 100, tol: float = 1e-10
 def _q_direction(ut, q: float):
     r"""Forward normalization of eq. (11): the gradient of :math:`\|\cdot\|_q` at :math:`\tilde u` (eq. (10)).
 
-    For q = inf, the q -> inf limit of seed 003 Sec. 4.2:
+    For q = inf, the q -> inf limit of [RKH] Sec. 4.2:
     :math:`|\mathcal I|^{-1} \mathrm{sign}(\tilde u) 1_{\mathcal I}` over the index set where :math:`|\tilde u_j| = \|\tilde u\|_\infty`.
     """
     if np.isinf(q):
@@ -229,14 +229,14 @@ def _q_direction(ut, q: float):
 def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha: float = np.inf,
                             iters: int = 100, tol: float = 1e-12, seed: int = 0,
                             like=None) -> OperatorIterationResult:
-    r"""Projected gradient ascent for :math:`\|A\|_{p,q}` (seed 003, eq. (11)) and its limit eq. (12).
+    r"""Projected gradient ascent for :math:`\|A\|_{p,q}` ([RKH] eq. (11)) and its limit eq. (12).
 
     .. math::
 
         \tilde u_k = A v_{k-1},\quad u_k = \frac{\mathrm{sign}(\tilde u_k) |\tilde u_k|^{q-1}}{\|\tilde u_k\|_q^{q-1}},
         \qquad \tilde v_k = A^\top u_k,\quad v_k = \Pi_{\{\|\cdot\|_p = 1\}}(v_{k-1} + \alpha \tilde v_k).
 
-    With ``alpha=np.inf`` the v-update is the power-method limit (eq. (12), seed 003 Lemma 2):
+    With ``alpha=np.inf`` the v-update is the power-method limit (eq. (12), [RKH] Lemma 2):
     :math:`v_k = \mathrm{sign}(\tilde v_k)|\tilde v_k|^{p^*-1}/\|\tilde v_k\|_{p^*}^{p^*-1}`, the
     maximizer of :math:`v \cdot \tilde v_k` over the unit p-ball (eq. (16), :func:`steepest_direction`).
     For p = q = 2 this is the power method. The iteration is a local ascent: the returned value is

@@ -1,10 +1,10 @@
-r"""(p, q) operator norms of matrices (seed 003, Table 1) and the layer-wise product bound (seed 001, eq. (6)).
+r"""(p, q) operator norms of matrices ([RKH] Table 1) and the layer-wise product bound ([FOA] eq. (6)).
 
 .. math::
 
     \|A\|_{p,q} = \max_{\|v\|_p \le 1} \|A v\|_q , \qquad p, q \in \{1, 2, \infty\}.
 
-Table 1 of seed 003 (rows: domain p, columns: co-domain q):
+Table 1 of [RKH] (rows: domain p, columns: co-domain q):
 
 =====  =====================  =====================  =====================
 p\\q    1                      2                      inf
@@ -28,7 +28,7 @@ cube. A convex function attains its max over a polytope at a vertex, and
   (the smaller of the two dimensions; 2^(min(m, n)-1)).
 
 Above ``max_vertices`` the result is either a lower bound from the power-method limit of the (p, q)
-iteration (seed 003, eq. (12), best of several random starts: a value attained by a feasible v) or a
+iteration ([RKH] eq. (12), best of several random starts: a value attained by a feasible v) or a
 closed-form upper bound from norm equivalence (what :func:`layer_norm_product` needs to stay an upper
 bound).
 """
@@ -86,7 +86,7 @@ class OperatorNormResult:
 
 @dataclass(frozen=True)
 class NormProductResult:
-    r"""The product bound :math:`\prod_k \|W_k\|_{p_{k-1}, p_k}` of seed 001, eq. (6).
+    r"""The product bound :math:`\prod_k \|W_k\|_{p_{k-1}, p_k}` of [FOA] eq. (6).
 
     Attributes
     ----------
@@ -237,7 +237,7 @@ def operator_norm(
     A, p, q, *, max_vertices: int = 2**16, fallback: str = "lower", iters: int = 100,
     restarts: int = 32, seed: int = 0,
 ) -> OperatorNormResult:
-    r"""The (p, q) operator norm :math:`\|A\|_{p,q} = \max_{\|v\|_p \le 1} \|Av\|_q` (seed 003, eq. (8), Table 1).
+    r"""The (p, q) operator norm :math:`\|A\|_{p,q} = \max_{\|v\|_p \le 1} \|Av\|_q` ([RKH] eq. (8), Table 1).
 
     Closed forms for the tractable entries of Table 1; for the NP-hard entries ((2, 1), (inf, 1),
     (inf, 2)) an exact brute force over the sign vectors of the relevant cube (see the module
@@ -254,7 +254,7 @@ def operator_norm(
         Largest brute force attempted (the work is about m * n * max_vertices).
     fallback : {"lower", "upper"}
         Above ``max_vertices``: "lower" returns the best value of the power-method limit of the
-        (p, q) iteration (seed 003, eq. (12)) over ``restarts`` random starts, a value attained by a
+        (p, q) iteration ([RKH] eq. (12)) over ``restarts`` random starts, a value attained by a
         unit vector and so a certified lower bound; "upper" returns the smallest of a few closed-form
         upper bounds from norm equivalence and the triangle inequality, e.g.
         :math:`\|A\|_{2,1} \le \min(\sqrt{m}\,\sigma_1, \sum_i \|a_{i,:}\|_2)`.
@@ -332,7 +332,7 @@ def _check_chain(weights) -> list:
 
 
 def layer_norm_product(weights, p, q, *, inner=None, max_vertices: int = 2**16) -> NormProductResult:
-    r"""Data-independent upper bound on the Lipschitz constant of a network (seed 001, eq. (6)).
+    r"""Data-independent upper bound on the Lipschitz constant of a network ([FOA] eq. (6)).
 
     .. math::
 
@@ -353,7 +353,7 @@ def layer_norm_product(weights, p, q, *, inner=None, max_vertices: int = 2**16) 
         Norms on the input and on the output.
     inner : None, sequence of N - 1 exponents, or "best"
         The intermediate norms :math:`p_1, \dots, p_{N-1}`: None uses p for all of them (all-2 for
-        the spectral bound of seed 003 Sec. 3; every factor but the last is then a closed form, and
+        the spectral bound of [RKH] Sec. 3; every factor but the last is then a closed form, and
         this is the convention of ``lipconv.nn.layer_norm_product``); "best" returns the smallest product over
         :math:`\{1, 2, \infty\}^{N-1}` (dynamic programming over the 9 norms of each layer; every
         chain is a valid bound, so their minimum is).

@@ -109,7 +109,7 @@ def dual_norm(v, p, *, axis: int = -1):
 
 
 def steepest_direction(z, p):
-    r"""Maximizer of :math:`v \cdot z` over :math:`\|v\|_p \le 1` (seed 003, eq. (16)).
+    r"""Maximizer of :math:`v \cdot z` over :math:`\|v\|_p \le 1` ([RKH] eq. (16)).
 
     .. math::
 
@@ -174,7 +174,7 @@ def steepest_direction(z, p):
 
 
 def sphere_projection(x, p):
-    r"""Euclidean projection onto the unit p-sphere, :math:`\Pi_{\{\|\cdot\|_p = 1\}}` of seed 003, eq. (9).
+    r"""Euclidean projection onto the unit p-sphere, :math:`\Pi_{\{\|\cdot\|_p = 1\}}` of [RKH] eq. (9).
 
     .. math::
 

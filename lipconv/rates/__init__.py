@@ -1,4 +1,4 @@
-"""Convergence-rate sweeps, error metrics, slope fits and verdicts (seed 000, Theorem 4.8, Corollary 4.9)."""
+"""Convergence-rate sweeps, error metrics, slope fits and verdicts ([FCAO] Theorem 4.8, Corollary 4.9)."""
 from ._fit import GROUP_COLUMNS, QUANTITIES, SlopeFit, fit_rate, fit_slope, theorem_exponents
 from ._methods import METHOD_RUNNERS, convex_runner, get_runner
 from ._metrics import error_metrics, theorem_bounds

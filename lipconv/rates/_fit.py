@@ -14,7 +14,7 @@ __all__ = ["SlopeFit", "fit_slope", "fit_rate", "QUANTITIES", "GROUP_COLUMNS", "
 
 GROUP_COLUMNS = ("manifold", "m", "d", "density", "lam", "loss", "label", "method")
 
-# quantity -> (theorem of seed 000 it is set beside, description). The verdicts of the theorems use
+# quantity -> (theorem of [FCAO] it is set beside, description). The verdicts of the theorems use
 # the worst extension of u_n (the theorems bound every minimizer; lipconv.rates.error_metrics).
 QUANTITIES = {
     "w1": ("Lemma 4.10", "W1(rho_n, rho)"),
@@ -196,7 +196,7 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
 
     For each group of rows sharing :data:`GROUP_COLUMNS` and each quantity q present in ``df``,
     :func:`fit_slope` fits :math:`\bar q(n) \sim n^{b}`. For the quantities with a theorem
-    (``w1``: seed 000 Lemma 4.10; ``l2sq``: Theorem 4.8; ``linf``: Corollary 4.9) the verdict sets
+    (``w1``: [FCAO] Lemma 4.10; ``l2sq``: Theorem 4.8; ``linf``: Corollary 4.9) the verdict sets
     the measured slope and its interval beside the theoretical and sharp exponents
     (:func:`theorem_exponents`), and checks the one-sided bound through the ratio
     :math:`r(n) = \bar q(n) / \bar B(n)` with the bound column ``bound_<q>`` of the table (C = 1):

@@ -11,7 +11,7 @@ must have
 * ``predict(X_new)`` -> (N,) or (N, k): the function :math:`\bar u_n` on new points;
 * ``lipschitz``: float, an (upper estimate of the) ambient Lipschitz constant of ``predict``, used
   in :math:`J[\bar u_n] = \int \ell(\bar u_n, y)\rho + \lambda\,\mathrm{Lip}(\bar u_n)`;
-* ``objective``: float, :math:`J_n[u_n]` (seed 000, eq. (2.7)) at the returned solution;
+* ``objective``: float, :math:`J_n[u_n]` ([FCAO] eq. (2.7)) at the returned solution;
 
 and may have ``method`` (str), ``max_violation`` and ``relative_gap`` (floats, the two parts of
 the certificate) and ``solve_time`` (float), which are recorded when present. :class:`lipconv.solvers.LipschitzResult` qualifies.
@@ -30,7 +30,7 @@ __all__ = ["METHOD_RUNNERS", "get_runner", "convex_runner"]
 
 
 def convex_runner(X, y, *, lam, loss, seed=None, method="auto"):
-    """The exact convex program (seed 000, eq. (2.7)) by :func:`lipconv.solvers.lipschitz_regression`.
+    """The exact convex program ([FCAO] eq. (2.7)) by :func:`lipconv.solvers.lipschitz_regression`.
 
     ``method`` is passed on unchanged, so ``"auto"`` is the solver's one rule
     (:func:`lipconv.solvers.lipschitz_regression`: the cutting plane, faster than all pairs at

@@ -1,4 +1,4 @@
-r"""Error metrics of u_n against u^lambda (seed 000, Theorem 4.8, Corollary 4.9, Lemma 4.12).
+r"""Error metrics of u_n against u^lambda ([FCAO] Theorem 4.8, Corollary 4.9, Lemma 4.12).
 
 Off the samples, u_n is ANY Lipschitz extension of its sample values with the same constant L_n
 (DESIGN.md, "Every minimizer"), and the theorems bound every one of them. For scalar outputs all lie
@@ -253,7 +253,7 @@ def _node_metrics(result, problem, loss, L) -> dict:
 
 
 def theorem_bounds(n: int, m: int, *, lam, J_ref, theta, lipschitz_diff, t: float = 1.0, C: float = 1.0) -> dict:
-    r"""The right sides of seed 000, Lemma 4.10, Theorem 4.8 and Corollary 4.9 for one n, at the
+    r"""The right sides of [FCAO] Lemma 4.10, Theorem 4.8 and Corollary 4.9 for one n, at the
     nominal constants C = 1, t = 1 (the unknown C makes "below the bound" a nominal check; the trend
     of error / bound is the check with unknown constants).
 

@@ -1,5 +1,5 @@
 r"""Problems of a rate sweep: a manifold, a label, a loss and lam, with the continuum reference
-:math:`u^\lambda` of seed 000, eq. (4.4).
+:math:`u^\lambda` of [FCAO] eq. (4.4).
 
 A reference is *exact* when it is a function of the label coordinate t that can be evaluated at any
 point of M: the closed forms on the flat cube (uniform density, squared loss, ramp or step labels,
@@ -204,7 +204,7 @@ def make_label(spec: str):
 
 
 def label_hypotheses(spec: str) -> str:
-    """Which hypotheses of seed 000 (Section 4.2) the labels of ``spec`` meet or break, in words."""
+    """Which hypotheses of [FCAO] (Section 4.2) the labels of ``spec`` meet or break, in words."""
     model = parse_label(spec)
     base = model.base
     parts = []
@@ -222,7 +222,7 @@ def label_hypotheses(spec: str) -> str:
 
 
 def loss_hypotheses(loss) -> str:
-    """Which of Theorems 4.7 and 4.8 of seed 000 the loss meets, in words."""
+    """Which of Theorems 4.7 and 4.8 of [FCAO] the loss meets, in words."""
     from ..losses import get_loss
 
     loss = get_loss(loss)
@@ -259,7 +259,7 @@ class Problem:
     lipschitz_ref : float
         Ambient Lipschitz constant of :math:`u^\lambda`.
     theta : float
-        Strong-convexity constant of the loss (seed 000, eq. (4.5)).
+        Strong-convexity constant of the loss ([FCAO] eq. (4.5)).
     ref_kind : str
         "closed-form" (flat cube), "lifted" (certified 1-D reference on the flat cube),
         "reflection" (reflection symmetry) or "quadrature".
@@ -321,7 +321,7 @@ class Problem:
 
 def make_problem(manifold_name: str, m: int, *, d=None, density="uniform", label="ramp", lam, loss="squared",
                  n_reference: int = 1024, n_lifted: int = 16384) -> Problem:
-    r"""Build a :class:`Problem` and its continuum reference :math:`u^\lambda` (seed 000, eq. (4.4)).
+    r"""Build a :class:`Problem` and its continuum reference :math:`u^\lambda` ([FCAO] eq. (4.4)).
 
     * Flat cube, uniform density, squared loss, ramp or step labels: the closed forms of
       :mod:`lipconv.continuum` (``ramp_reference``/``step_reference``, lam converted with the cube's

@@ -1,5 +1,5 @@
 r"""The rate study's report: hypotheses, verdicts with unknown constants, certification per row, the
-manifold-hypothesis panel and where the fast L2 rates come from (seed 000, Section 4).
+manifold-hypothesis panel and where the fast L2 rates come from ([FCAO] Section 4).
 
 Everything here reads a sweep table (:func:`lipconv.rates.run_sweep`) and its fits
 (:func:`lipconv.rates.fit_rate`); nothing is recomputed, so a report can be redrawn from a CSV.
@@ -61,7 +61,7 @@ def _fmt(x, spec="+.3f") -> str:
 
 
 def hypotheses(df) -> list[dict]:
-    """One dict per problem group: the hypotheses of seed 000, Section 4, and which results apply.
+    """One dict per problem group: the hypotheses of [FCAO] Section 4, and which results apply.
 
     * loss: strongly convex (theta > 0, Theorem 4.8 and Corollary 4.9), strictly convex (Theorem
       4.7), Lipschitz on the bounded label range [-1, 1] (every loss of :mod:`lipconv.losses` is);
@@ -218,7 +218,7 @@ def summary_markdown(df, fits, *, wall: float, load: tuple, cores: int | None = 
         fits = _empty_fits()
     seeds = ok.groupby(list(_key_columns()) + ["n"]).size()
     lines = [
-        "# Convergence-rate study (seed 000: Lemma 4.10, Theorem 4.8, Corollary 4.9)",
+        "# Convergence-rate study ([FCAO]: Lemma 4.10, Theorem 4.8, Corollary 4.9)",
         "",
         f"Runs: {len(df)} ({len(df) - len(ok)} failed); wall time {wall:.0f} s"
         + (f" on {cores} cores" if cores else "")

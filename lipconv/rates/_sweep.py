@@ -334,7 +334,7 @@ def run_sweep(config: SweepConfig):
     r"""Run every (manifold, m, n, seed, lam, loss, label, method) of ``config``; return the tidy table.
 
     Each run draws n points of rho (seed recorded), computes the discrepancy
-    :math:`W_1(\rho_n, \rho)` (seed 000, Lemma 4.10; :func:`lipconv.discrepancy.wasserstein1`),
+    :math:`W_1(\rho_n, \rho)` ([FCAO] Lemma 4.10; :func:`lipconv.discrepancy.wasserstein1`),
     computes u_n with the method's runner (:data:`lipconv.rates.METHOD_RUNNERS`), and measures the
     errors of :func:`lipconv.rates.error_metrics` against the continuum reference
     :math:`u^\lambda` (Theorem 4.8, Corollary 4.9), beside the bounds of

@@ -1,4 +1,4 @@
-r"""A tightness probe of seed 000, Theorem 4.8: targets chosen per n, before sampling.
+r"""A tightness probe of [FCAO] Theorem 4.8: targets chosen per n, before sampling.
 
 Theorem 4.8 bounds the L2(rho)^2 error of every minimizer u_n by
 :math:`\frac{2}{\theta}\frac{J[u^\lambda]}{\lambda}\, C (\log n / n)^{1/(m+2)}`. A fixed target
@@ -172,7 +172,7 @@ def _family(name) -> TightnessFamily:
 
 def tightness_problem(family: str, m: int, n: int, *, n_lifted: int = N_LIFTED):
     r"""The :class:`lipconv.rates.Problem` of ``family`` at (m, n) on FlatCube(m, m), squared loss,
-    with its certified lifted reference :math:`u^\lambda` on ``n_lifted`` cells (seed 000, eq. (4.4))."""
+    with its certified lifted reference :math:`u^\lambda` on ``n_lifted`` cells ([FCAO] eq. (4.4))."""
     from ._problems import make_manifold, make_problem
 
     label, lam_i, _ = _family(family)(n, m)

@@ -1,4 +1,4 @@
-"""Solvers of the empirical Lipschitz-regularized problem (seed 000, eq. (2.7))."""
+"""Solvers of the empirical Lipschitz-regularized problem ([FCAO] eq. (2.7))."""
 from ._api import AUTO_PAIRS_MAX_N, METHODS, Certificate, certify, kantorovich_dual, lipschitz_regression
 from ._certificate import FEASIBILITY_TOL, GAP_TOL, violation_scan
 from ._result import CertificateWarning, LipschitzResult, SolverError

@@ -199,7 +199,7 @@ def lipschitz_regression(
     solver=None, tol=1e-8, feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL, verbose=False,
     method_options=None,
 ) -> LipschitzResult:
-    r"""Minimize empirical loss plus lambda times the Lipschitz constant (seed 000, eq. (2.7)).
+    r"""Minimize empirical loss plus lambda times the Lipschitz constant ([FCAO] eq. (2.7)).
 
     .. math::
 
@@ -253,7 +253,7 @@ def lipschitz_regression(
     lipschitz : float, optional
         Solve at this fixed Lipschitz constant L >= 0 instead (no lambda; see above).
     loss : str or lipconv.losses.Loss
-        "squared" (a QP), "absolute" (an LP), "huber", or "cross_entropy" (seed 000 eq. (4.6), an
+        "squared" (a QP), "absolute" (an LP), "huber", or "cross_entropy" ([FCAO] eq. (4.6), an
         exponential-cone program).
     p_x, p_y : {1, 2, inf}
         Norms on X and on Y (for k = 1 every p_y gives the absolute value).
@@ -543,7 +543,7 @@ def certify(
     X, y, values, *, lam=None, lipschitz=None, loss="squared", p_x=2, p_y=2, weights=None, dual=None,
     feasibility_tol=FEASIBILITY_TOL, gap_tol=GAP_TOL,
 ) -> Certificate:
-    r"""The two-part certificate of any candidate point (values, L) of seed 000 eq. (2.7).
+    r"""The two-part certificate of any candidate point (values, L) of [FCAO] eq. (2.7).
 
     Feasibility: :math:`\max_{i<j}(\|u_i - u_j\|_{p_y} - L \|x_i - x_j\|_{p_x})_+ / s` over all
     pairs, s the largest label range. Optimality: :math:`(J(u, L) - D(\Lambda)) / J(u, L)` with the
@@ -603,7 +603,7 @@ def kantorovich_dual(X, c, *, p=2, solver=None):
     r"""Kantorovich–Rubinstein dual: :math:`\sup\{\sum_i c_i w_i : |w_i - w_j| \le \|x_i - x_j\|_p\}`.
 
     For two discrete measures :math:`a, b` on the points X and :math:`c = a - b`, the value is
-    :math:`W_1(a, b)` (the discrepancy of seed 000 Lemma 4.10 with L = 1). Solved as an LP over the
+    :math:`W_1(a, b)` (the discrepancy of [FCAO] Lemma 4.10 with L = 1). Solved as an LP over the
     same pair constraints as :func:`lipschitz_regression`, with w_0 = 0 fixing the constant.
 
     Parameters

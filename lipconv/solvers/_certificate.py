@@ -1,4 +1,4 @@
-r"""The two-part certificate of the finite Lipschitz program (seed 000, eq. (2.7); DESIGN.md).
+r"""The two-part certificate of the finite Lipschitz program ([FCAO] eq. (2.7); DESIGN.md).
 
 For values :math:`u_i` and a constant L returned by a solver of
 
@@ -71,7 +71,7 @@ def violation_scan(
 
     .. math:: \max_{i<j} \frac{(\|u_i - u_j\|_{p_y} - L\,\|x_i - x_j\|_{p_x})_+}{s}
 
-    for the constraints of seed 000 eq. (2.7) written as a finite program (DESIGN.md); 0 means the
+    for the constraints of [FCAO] eq. (2.7) written as a finite program (DESIGN.md); 0 means the
     values are L-Lipschitz on the data. Every pair is accounted for: pairs are either scanned or
     excluded by a floating-point-safe bound (a pair can only violate when
     :math:`\|x_i - x_j\| < \|u_i - u_j\| / L`, applied to KD-tree blocks; see

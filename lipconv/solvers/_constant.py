@@ -1,4 +1,4 @@
-r"""The constant solution of seed 000 eq. (2.7) and the dual point that proves it optimal.
+r"""The constant solution of [FCAO] eq. (2.7) and the dual point that proves it optimal.
 
 For lambda large enough the minimizer is the constant :math:`c = \arg\min_c \sum_i w_i \ell(c, y_i)`
 with L = 0 (DESIGN.md: mean, median, loss minimizer). The threshold is a transport price: with

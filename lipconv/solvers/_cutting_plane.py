@@ -1,4 +1,4 @@
-r"""The scalable exact method: cutting planes on the pair constraints of seed 000, eq. (2.7).
+r"""The scalable exact method: cutting planes on the pair constraints of [FCAO] eq. (2.7).
 
 The finite program (DESIGN.md, "The core problem")
 
@@ -307,7 +307,7 @@ def solve_cutting_plane(
     seed=0, fine_k="auto", loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
     transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1,
 ):
-    r"""Solve seed 000 eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
+    r"""Solve [FCAO] eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
     Algorithm (module docstring): start from the symmetrized ``k_init``-nearest-neighbour graph in
     the :math:`p_x`-norm (for d = 1 the adjacent pairs, which are exact, and no iteration), solve the

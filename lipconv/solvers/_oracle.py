@@ -5,7 +5,7 @@ excess of a pair is
 
 .. math:: e_{ij} = \|u_i - u_j\|_{p_y} - L\,\|x_i - x_j\|_{p_x},
 
-and the pair constraint of seed 000 eq. (2.7) (as the finite program of DESIGN.md) is violated iff
+and the pair constraint of [FCAO] eq. (2.7) (as the finite program of DESIGN.md) is violated iff
 :math:`e_{ij} > 0`. One routine, :func:`scan_pairs`, serves both the cutting-plane oracle (the worst
 few violated partners of every point) and the certificate :func:`~lipconv.solvers.violation_scan`
 (the maximum excess over all pairs).

@@ -1,4 +1,4 @@
-r"""Subproblem solvers of the cutting plane: the finite program of seed 000 eq. (2.7) restricted to a
+r"""Subproblem solvers of the cutting plane: the finite program of [FCAO] eq. (2.7) restricted to a
 set of pairs, solved to a tolerance, returning values, L and the pair multipliers of the certificate.
 
 The seam (``SUBPROBLEMS``): a subproblem class is built once per point set,

@@ -1,6 +1,6 @@
 r"""The change of units that every solve goes through: normalize, solve, map back.
 
-For a change of units :math:`x \mapsto c\,x + t`, :math:`y \mapsto s\,y + b` the minimizer of seed 000
+For a change of units :math:`x \mapsto c\,x + t`, :math:`y \mapsto s\,y + b` the minimizer of [FCAO]
 eq. (2.7) transforms exactly: :math:`u \mapsto s\,u + b`, :math:`L \mapsto (s/c)\,L`, provided lambda
 moves with the objective (squared loss: :math:`\lambda \mapsto s c \lambda`, objective times
 :math:`s^2`; absolute loss: :math:`\lambda \mapsto c \lambda`, objective times :math:`s`; Huber with
