@@ -20,18 +20,35 @@ from .._validation import check_int, check_points, check_positive, check_simplex
 from ..extension import lipschitz_constant
 from ..losses import get_loss
 from ..norms import layer_norm_product
+from ._lipschitz import box_lipschitz_bounds, lipschitz_bracket
 
 __all__ = ["NeuralResult", "neural_lipschitz_regression", "gradient_norms", "rate_runner"]
 
 _DENSE_POINTS = 20_000
-# Relative slack of the certificate J_n[u_theta] >= J_n[u_n]: the convex solver stops at a
-# relative gap of about its tolerance, and the network values are evaluated in float64.
-_CERTIFICATE_RTOL = 1e-6
+# Relative slack of "the gaps are >= 0": the convex solver's certificate holds to a relative gap
+# of its tolerance (GAP_TOL = 1e-6), and the network values are evaluated in float64.
+_CONSISTENCY_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
 class NeuralResult:
-    r"""A trained network :math:`u_\theta` with three Lipschitz estimates and :math:`J_n` at each.
+    r"""A trained network :math:`u_\theta`, its Lipschitz constant bracketed, and :math:`J_n` at each end.
+
+    :math:`J_n` depends on a function only through its sample values and its Lipschitz constant, so
+    the network is judged twice ([FCAO] eq. (2.7)):
+
+    * at the discrete Lipschitz constant :math:`L_{\mathrm{disc}}` of its sample values, where
+      (values, :math:`L_{\mathrm{disc}}`) is a feasible point of the exact program: its
+      :math:`J_n` is at least the optimum :math:`J_n^\star`, so against the convex program's
+      certified lower bound D it gives the certified relative gap
+      ``relative_gap`` :math:`= (J_n(\text{values}, L_{\mathrm{disc}}) - D) / J_n(\dots)`,
+      which measures how close training came to the minimizer on the samples;
+    * at the certified upper bound :math:`L^+ \ge \mathrm{Lip}(u_\theta)` over the box X, where
+      :math:`J_n[u_\theta] \le J_n(\text{values}, L^+)`: ``relative_gap_upper`` bounds the
+      suboptimality of the network as a function.
+
+    Both gaps are >= 0 unless something is wrong (a wrong lower bound or a wrong evaluation):
+    ``consistent`` says whether that holds.
 
     Attributes
     ----------
@@ -39,35 +56,39 @@ class NeuralResult:
         :math:`u_\theta(x_i)` on the samples (float64).
     loss_value : float
         :math:`\frac1n \sum_i \ell(u_\theta(x_i), y_i)`.
-    lipschitz_gradient : float
-        :math:`\max \|\nabla u_\theta(x)\|` over the data and ``dense_points`` seeded uniform points
-        of the box ([FCAO] eq. (2.3)): a lower estimate of :math:`\mathrm{Lip}(u_\theta)`.
     lipschitz_discrete : float
         Discrete Lipschitz constant of ``values`` on the samples (a lower bound of
-        :math:`\mathrm{Lip}(u_\theta)`, and the L that makes ``values`` feasible for the convex program).
-    lipschitz_upper : float
-        Product of the layers' spectral norms ([FOA] eq. (6)), an upper bound.
-    objective_gradient, objective_discrete, objective_upper : float
-        :math:`J_n` = ``loss_value`` + lam times the corresponding Lipschitz value.
-    convex_objective : float or None
-        :math:`J_n[u_n]` of the supplied convex solution.
-    gap : float or None
-        ``objective_upper - convex_objective``; >= 0 up to the solver tolerance (the certificate).
-    ratio : float or None
-        ``objective_discrete / convex_objective`` (>= 1 up to solver tolerance; the quality measure).
-    certified : bool or None
-        True when ``objective_upper >= convex_objective`` and ``objective_discrete >= convex_objective``
-        within a relative ``1e-6``; False means the convex solver (or the network evaluation) is wrong.
-    lam : float
-    loss : str
-    hidden : tuple of int
-    epochs : int
-    seed : int
-    device : str
+        :math:`\mathrm{Lip}(u_\theta)`, and the L that makes ``values`` feasible for the exact program).
+    lipschitz_gradient : float
+        :math:`\max \|D u_\theta(x)\|` over the data and ``dense_points`` seeded uniform points of
+        the box ([FCAO] eq. (2.3)): a value the network attains, a lower bound.
+    lipschitz_lower, lipschitz_upper : float
+        The certified bracket of :math:`\mathrm{Lip}(u_\theta)` on the box X
+        (:func:`lipconv.neural.lipschitz_bracket`; lower: the largest gradient norm found, upper:
+        the branch and bound's certified bound, never above ``lipschitz_product``).
+    lipschitz_converged : bool
+        Whether the bracket reached its relative width ``lipschitz_rtol`` within its budget.
+    lipschitz_product : float
+        Product of the layers' spectral norms ([FOA] eq. (6)), the classical upper bound, for comparison.
+    objective_discrete, objective_upper : float
+        :math:`J_n` = ``loss_value`` + lam times ``lipschitz_discrete`` / ``lipschitz_upper``.
+    convex_objective, lower_bound : float or None
+        :math:`J_n[u_n]` of the supplied convex solution, and the certified lower bound D of the
+        optimum from its multipliers (:func:`lipconv.solvers.certify`).
+    relative_gap, relative_gap_upper : float or None
+        The two certified gaps above (not clipped at 0).
+    max_violation : float or None
+        The feasibility part of the certificate of (values, ``lipschitz_discrete``): 0 up to
+        rounding, by construction.
+    consistent : bool or None
+        Both gaps >= -1e-6 (the convex solve's relative tolerance): False means a lower bound above
+        a feasible objective, i.e. the convex solution or the network's evaluation is wrong.
+    lam, loss, hidden, epochs, lr, seed, device
+        The settings.
     train_time : float
         Seconds spent training.
     solve_time : float
-        Seconds of the whole call (training and the three Lipschitz evaluations).
+        Seconds of the whole call (training, the Lipschitz bracket and the certificate).
     history : ndarray, shape (epochs,)
         Training objective (loss + lam * max gradient norm on the epoch's points) per epoch.
     model : torch.nn.Module
@@ -76,20 +97,25 @@ class NeuralResult:
 
     values: np.ndarray
     loss_value: float
-    lipschitz_gradient: float
     lipschitz_discrete: float
+    lipschitz_gradient: float
+    lipschitz_lower: float
     lipschitz_upper: float
-    objective_gradient: float
+    lipschitz_converged: bool
+    lipschitz_product: float
     objective_discrete: float
     objective_upper: float
     convex_objective: float | None
-    gap: float | None
-    ratio: float | None
-    certified: bool | None
+    lower_bound: float | None
+    relative_gap: float | None
+    relative_gap_upper: float | None
+    max_violation: float | None
+    consistent: bool | None
     lam: float
     loss: str
     hidden: tuple
     epochs: int
+    lr: float
     seed: int
     device: str
     train_time: float
@@ -102,20 +128,46 @@ class NeuralResult:
 
     @property
     def lipschitz(self) -> float:
-        """The larger of the two lower estimates (gradient and discrete); the Lip used by the rate
-        studies (:data:`lipconv.rates.METHOD_RUNNERS`), since the product bound is far from tight."""
-        return max(self.lipschitz_gradient, self.lipschitz_discrete)
+        """``lipschitz_discrete``: the L at which (values, L) is a feasible point of the exact program,
+        and the constant of the extensions of ``values`` that the rate study measures beside the
+        network (:data:`lipconv.rates.METHOD_RUNNERS` protocol)."""
+        return self.lipschitz_discrete
 
     @property
     def objective(self) -> float:
-        """:math:`J_n` at :attr:`lipschitz`."""
-        return self.loss_value + self.lam * self.lipschitz
+        """:math:`J_n` at :attr:`lipschitz` (``objective_discrete``)."""
+        return self.objective_discrete
 
     def predict(self, X_new) -> np.ndarray:
-        """:math:`u_\\theta` at ``X_new`` (m, d): shape (m,) for scalar labels, else (m, k)."""
+        """:math:`u_\theta` at ``X_new`` (m, d): shape (m,) for scalar labels, else (m, k)."""
         X_new = check_points(X_new, "X_new")
         out = _evaluate(self.model, X_new)
         return out[:, 0] if self.scalar else out
+
+    def lipschitz_bound(self, centres, radii) -> np.ndarray:
+        """Certified upper bounds of the Lipschitz constant of :meth:`predict` on the Euclidean balls
+        :math:`B(c_i, r_i)` (:func:`lipconv.neural.box_lipschitz_bounds` on the enclosing boxes).
+
+        The interval hull alone (``patterns=0``): a sup bracket judges a cell by the bound times its
+        radius, which vanishes as cells shrink, so the tighter pattern enumeration would cost more
+        than it saves there (it is used for the Lipschitz bracket, where it decides the answer)."""
+        return box_lipschitz_bounds(self.model, centres, radii, patterns=0)
+
+    def __repr__(self) -> str:
+        n, k = self.values.shape
+        head = (f"NeuralResult(n={n}, k={k}, hidden={self.hidden}, epochs={self.epochs}, lam={self.lam:g}, "
+                f"loss={self.loss!r}, device={self.device!r}, time={self.solve_time:.2f} s)")
+        lines = [head,
+                 f"  J_n at L_disc = {self.lipschitz_discrete:.6g}: {self.objective_discrete:.6g}",
+                 f"  Lip(u_theta) in [{self.lipschitz_lower:.6g}, {self.lipschitz_upper:.6g}]"
+                 + ("" if self.lipschitz_converged else " (budget-limited)")
+                 + f"; J_n at the upper end: {self.objective_upper:.6g}"]
+        if self.relative_gap is not None:
+            lines.append(f"  against the exact optimum {self.convex_objective:.6g} (certified lower bound "
+                         f"{self.lower_bound:.6g}): relative gap {self.relative_gap:.3%} at L_disc, "
+                         f"{self.relative_gap_upper:.3%} at the upper end"
+                         + ("" if self.consistent else "; INCONSISTENT: a lower bound above a feasible objective"))
+        return "\n".join(lines)
 
 
 def _mlp(d: int, k: int, hidden: tuple, head) -> torch.nn.Sequential:
@@ -172,9 +224,9 @@ def _check_hidden(hidden) -> tuple:
     return tuple(check_int(h, f"hidden[{i}]", minimum=1) for i, h in enumerate(widths))
 
 
-def _check_convex(convex, lam: float, loss_name: str, X: np.ndarray, Y: np.ndarray) -> float | None:
+def _check_convex(convex, lam: float, loss_name: str, X: np.ndarray, Y: np.ndarray) -> None:
     if convex is None:
-        return None
+        return
     values = getattr(convex, "values", None)
     if values is None or not hasattr(convex, "objective"):
         raise ValueError(f"convex must be a lipconv.solvers.LipschitzResult or None, got {type(convex).__name__}")
@@ -194,12 +246,11 @@ def _check_convex(convex, lam: float, loss_name: str, X: np.ndarray, Y: np.ndarr
             f"convex must be solved with loss {loss_name!r} and weights 1/n: its loss_value {convex.loss_value!r} "
             f"differs from the recomputed {fit!r}"
         )
-    return fit + lam * float(convex.lipschitz)
 
 
 def neural_lipschitz_regression(
     X, y, *, lam, loss="squared", hidden=(64, 64), epochs=1000, lr=1e-2, n_random=512,
-    dense_points=_DENSE_POINTS, device=None, seed=0, convex=None,
+    dense_points=_DENSE_POINTS, lipschitz_rtol=0.01, lipschitz_boxes=200_000, device=None, seed=0, convex=None,
 ) -> NeuralResult:
     r"""Train an MLP :math:`u_\theta` on :math:`J_n` ([FCAO] eq. (2.6) with :math:`\varepsilon = 0`).
 
@@ -209,21 +260,17 @@ def neural_lipschitz_regression(
             + \lambda \max_{x \in S} \|\nabla u_\theta(x)\|_2 ,
 
     where S is the data plus ``n_random`` points drawn afresh each epoch uniformly in the box
-    :math:`[\min(0, \min_i x_i), \max(1, \max_i x_i)]` (that is :math:`[0,1]^d` for data in it):
+    :math:`X = [\min(0, \min_i x_i), \max(1, \max_i x_i)]` (that is :math:`[0,1]^d` for data in it):
     the max-gradient estimate of :math:`\mathrm{Lip}(u_\theta)` of [FCAO] eq. (2.3), taken over X
     rather than the data only, since Lip is a sup over the whole domain. Full-batch Adam with a
     cosine-decaying step. For k > 1 outputs the gradient norm is the Jacobian's spectral norm.
 
-    After training :math:`J_n` is evaluated (in float64) with three values of Lip:
-
-    * the max gradient norm over the data and ``dense_points`` seeded uniform points (a lower estimate);
-    * the discrete Lipschitz constant of the values on the samples, which makes the values a
-      feasible point of the convex program (:func:`lipconv.solvers.lipschitz_regression`), so
-      :math:`J_n` there is >= the convex optimum;
-    * the product of the layers' spectral norms (:func:`lipconv.norms.layer_norm_product`, [FOA]
-      eq. (6)), an upper bound of :math:`\mathrm{Lip}(u_\theta)`: :math:`J_n` there is >= the optimum
-      of the continuous problem (2.7) = the convex optimum. A convex solution that beats it would be
-      wrong, so the comparison certifies the convex solver (or exposes the network).
+    After training (in float64) the network is judged as :class:`NeuralResult` says: its
+    Lipschitz constant on X is bracketed by :func:`lipconv.neural.lipschitz_bracket` (certified
+    upper end, attained lower end), and with ``convex`` its sample values at their discrete
+    Lipschitz constant, a feasible point of the exact program, get the two-part certificate of
+    :func:`lipconv.solvers.certify` against the convex solution's multipliers: the certified
+    relative gap to the optimum.
 
     Parameters
     ----------
@@ -245,18 +292,23 @@ def neural_lipschitz_regression(
         Uniform points per epoch added to the data in the max-gradient penalty (0: data only).
     dense_points : int
         Uniform points (plus the data) of the final max-gradient estimate.
+    lipschitz_rtol, lipschitz_boxes : float, int
+        Target relative width and box budget of the Lipschitz bracket.
     device : str or torch.device, optional
         Default "cuda" when available, else "cpu". Training runs in float32, evaluation in float64.
     seed : int
         Seeds the initialization and every random point.
     convex : lipconv.solvers.LipschitzResult, optional
         The convex u_n for the same X, y, lam and loss (p_x = p_y = 2, weights 1/n); adds
-        ``convex_objective``, ``gap``, ``ratio`` and ``certified``.
+        ``convex_objective``, ``lower_bound``, ``relative_gap``, ``relative_gap_upper``,
+        ``max_violation`` and ``consistent``.
 
     Returns
     -------
     NeuralResult
     """
+    from ..solvers import certify
+
     X = check_points(X, "X", min_rows=2)
     n, d = X.shape
     Y, scalar = check_values(y, n, "y")
@@ -270,15 +322,18 @@ def neural_lipschitz_regression(
     lr = check_positive(lr, "lr")
     n_random = check_int(n_random, "n_random", minimum=0)
     dense_points = check_int(dense_points, "dense_points", minimum=0)
+    lipschitz_rtol = check_positive(lipschitz_rtol, "lipschitz_rtol")
+    lipschitz_boxes = check_int(lipschitz_boxes, "lipschitz_boxes", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
-    convex_objective = _check_convex(convex, lam, loss_obj.name, X, Y)
+    _check_convex(convex, lam, loss_obj.name, X, Y)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
 
     gen = torch.Generator().manual_seed(seed)
-    lo = torch.as_tensor(np.minimum(X.min(axis=0), 0.0), dtype=torch.float32, device=device)
-    hi = torch.as_tensor(np.maximum(X.max(axis=0), 1.0), dtype=torch.float32, device=device)
+    box_lo, box_hi = np.minimum(X.min(axis=0), 0.0), np.maximum(X.max(axis=0), 1.0)
+    lo = torch.as_tensor(box_lo, dtype=torch.float32, device=device)
+    hi = torch.as_tensor(box_hi, dtype=torch.float32, device=device)
     head = torch.nn.Softmax(dim=1) if loss_obj.name == "cross_entropy" else None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -310,34 +365,47 @@ def neural_lipschitz_regression(
     lip_grad = _max_gradient_norm(model, X, lo.double(), hi.double(), dense_points, gen)
     lip_disc = lipschitz_constant(X, values)
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-    lip_upper = float(layer_norm_product(weights, 2, 2))
-    obj = {name: loss_value + lam * L for name, L in
-           (("gradient", lip_grad), ("discrete", lip_disc), ("upper", lip_upper))}
-    gap = ratio = certified = None
-    if convex_objective is not None:
-        gap = obj["upper"] - convex_objective
-        ratio = obj["discrete"] / convex_objective
-        slack = _CERTIFICATE_RTOL * abs(convex_objective)
-        certified = bool(gap >= -slack and obj["discrete"] - convex_objective >= -slack)
+    lip_product = float(layer_norm_product(weights, 2, 2))
+    bracket = lipschitz_bracket(model, box_lo, box_hi, rtol=lipschitz_rtol, max_boxes=lipschitz_boxes)
+    lip_upper = min(bracket.upper, lip_product)
+    lip_lower = max(bracket.lower, lip_grad, lip_disc)
+    fields = dict(convex_objective=None, lower_bound=None, relative_gap=None, relative_gap_upper=None,
+                  max_violation=None, consistent=None)
+    if convex is not None:
+        cert = certify(X, Y if not scalar else Y[:, 0], values if not scalar else values[:, 0], lam=lam,
+                       lipschitz=lip_disc, loss=loss_obj, dual=convex)
+        upper = loss_value + lam * lip_upper
+        # Unclipped on purpose: a negative gap is the sign that something is wrong.
+        gap = (cert.objective - cert.lower_bound) / cert.objective
+        gap_upper = (upper - cert.lower_bound) / upper
+        fields.update(convex_objective=float(convex.objective), lower_bound=float(cert.lower_bound),
+                      relative_gap=float(gap), relative_gap_upper=float(gap_upper),
+                      max_violation=float(cert.max_violation),
+                      consistent=bool(min(gap, gap_upper) >= -_CONSISTENCY_RTOL))
     return NeuralResult(
-        values=values, loss_value=loss_value, lipschitz_gradient=lip_grad, lipschitz_discrete=lip_disc,
-        lipschitz_upper=lip_upper, objective_gradient=obj["gradient"], objective_discrete=obj["discrete"],
-        objective_upper=obj["upper"], convex_objective=convex_objective, gap=gap, ratio=ratio,
-        certified=certified, lam=lam, loss=loss_obj.name, hidden=hidden, epochs=epochs, seed=seed,
-        device=str(device), train_time=train_time, solve_time=time.perf_counter() - t0, history=history, model=model, scalar=scalar,
+        values=values, loss_value=loss_value, lipschitz_discrete=lip_disc, lipschitz_gradient=lip_grad,
+        lipschitz_lower=lip_lower, lipschitz_upper=lip_upper, lipschitz_converged=bracket.converged,
+        lipschitz_product=lip_product, objective_discrete=loss_value + lam * lip_disc,
+        objective_upper=loss_value + lam * lip_upper, **fields, lam=lam, loss=loss_obj.name, hidden=hidden,
+        epochs=epochs, lr=lr, seed=seed, device=str(device), train_time=train_time,
+        solve_time=time.perf_counter() - t0, history=history, model=model, scalar=scalar,
     )
 
 
 def rate_runner(X, y, *, lam, loss, seed=None):
-    """Method runner of the rate studies (the :data:`lipconv.rates.METHOD_RUNNERS` protocol):
-    :func:`neural_lipschitz_regression` with its defaults, ``seed`` None read as 0.
+    """Method runner of the rate studies (the :data:`lipconv.rates.METHOD_RUNNERS` protocol): the
+    exact program (:func:`lipconv.solvers.lipschitz_regression`, for the certified gap), then
+    :func:`neural_lipschitz_regression` with its defaults against it, ``seed`` None read as 0.
 
     Runs with one torch thread (restored afterwards): the networks are small, the sweeps already run
     one fit per worker, and torch's thread pool on a shared machine slowed training 5-20x here.
     """
+    from ..solvers import lipschitz_regression
+
+    convex = lipschitz_regression(X, y, lam=lam, loss=loss)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return neural_lipschitz_regression(X, y, lam=lam, loss=loss, seed=0 if seed is None else seed)
+        return neural_lipschitz_regression(X, y, lam=lam, loss=loss, seed=0 if seed is None else seed, convex=convex)
     finally:
         torch.set_num_threads(threads)

@@ -25,6 +25,8 @@ QUANTITIES = {
     "l2sq_samples": (None, "(1/n) sum_i |u_n(x_i) - u^lam(x_i)|^2, at the samples"),
     "excess_J": (None, "J[u_n] - J[u^lam], worst extension"),
     "gap_Jn": (None, "|J_n[u_n] - J[u^lam]|"),
+    "l2sq_function": (None, "int |u - u^lam|^2 rho of the returned function itself (a network)"),
+    "linf_function_hi": (None, "sup_M |u - u^lam| of the returned function (upper end of its bracket)"),
 }
 # The bound column each quantity is compared with (C = 1 nominal).
 BOUND_OF = {"w1": "bound_w1", "l2sq": "bound_l2sq", "linf_lo": "bound_linf", "linf_hi": "bound_linf"}

@@ -9,12 +9,28 @@ name or :class:`lipconv.losses.Loss`, and seed an int (for methods with randomne
 must have
 
 * ``predict(X_new)`` -> (N,) or (N, k): the function :math:`\bar u_n` on new points;
-* ``lipschitz``: float, an (upper estimate of the) ambient Lipschitz constant of ``predict``, used
-  in :math:`J[\bar u_n] = \int \ell(\bar u_n, y)\rho + \lambda\,\mathrm{Lip}(\bar u_n)`;
+* ``lipschitz``: float, the Lipschitz constant L of the returned minimizer at which ``objective`` is
+  evaluated; the sample values are L-Lipschitz on the samples, and the error metrics measure their
+  L-Lipschitz extensions (:func:`lipconv.rates.error_metrics`);
 * ``objective``: float, :math:`J_n[u_n]` ([FCAO] eq. (2.7)) at the returned solution;
 
-and may have ``method`` (str), ``max_violation`` and ``relative_gap`` (floats, the two parts of
-the certificate) and ``solve_time`` (float), which are recorded when present. :class:`lipconv.solvers.LipschitzResult` qualifies.
+and may have
+
+* ``values``: (n,) or (n, k), the minimizer's values at the samples (default: ``predict(X)``);
+* ``p_x``: the norm on X of the Lipschitz constraint (default 2);
+* ``lipschitz_bound(centres, radii)`` -> (q,): certified Lipschitz constants of ``predict`` on the
+  Euclidean balls :math:`B(c_i, r_i)`. A method that has it returns a function defined everywhere
+  (a network), whose own errors are then measured beside those of the extensions of its values
+  (columns ``l2sq_function``, ``linf_function_lo``/``hi``);
+* ``method`` (str), ``solve_time`` (float), and the floats ``max_violation`` and ``relative_gap`` (the
+  two parts of the certificate of (values, lipschitz) as a point of the exact program),
+  ``lipschitz_upper`` (a certified upper bound of the Lipschitz constant of ``predict``),
+  ``objective_upper`` (:math:`J_n` there), ``lower_bound`` (a certified lower bound of the optimum
+  of (2.7)) and ``relative_gap_upper``, each recorded when present
+  (:data:`lipconv.rates._sweep.OPTIONAL_RESULT_COLUMNS`).
+
+:class:`lipconv.solvers.LipschitzResult` and :class:`lipconv.neural.NeuralResult` qualify; the sweep
+and the metrics use no other attribute (STYLE.md: the protocol is the only door).
 
 To add a method, add one entry to :data:`METHOD_RUNNERS` in this module, as ``"neural"`` is
 added below (a module-level function that imports its backend lazily).

@@ -40,6 +40,14 @@ worst extension's errors (B exceeds the error at the nearest sample by at most
 :math:`L_n + \mathrm{Lip}(u^\lambda)` times the distance to it). The error at the
 samples is every extension's. J and Lemma 4.12 need one extension and are not measured (nan).
 
+A method whose result certifies local Lipschitz constants of its own function (``lipschitz_bound``,
+a trained network: :class:`lipconv.neural.NeuralResult`) returns a function defined everywhere, not
+only sample values; its errors are then those of the function itself, measured beside the worst
+extension of its sample values (which the theorems bound for any minimizer with those values):
+``l2sq_function`` with its standard error on the same stratified sample, and the certified bracket
+``linf_function_lo/hi``, whose cells are judged with the network's certified local bounds plus
+:math:`\mathrm{Lip}(u^\lambda)`.
+
 With a quadrature reference the errors are measured on its nodes (no sup bracket).
 """
 from __future__ import annotations
@@ -54,19 +62,37 @@ __all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bou
 EXTENSIONS = ("midpoint", "mcshane", "whitney")
 
 
-def _extensions(result, x) -> dict:
-    """The three extensions of the scalar values of ``result`` at points x, with L = L_n."""
+def _extensions(X, u, L, p, x) -> dict:
+    """The three L-Lipschitz extensions of the scalar sample values u (on X, norm p) at points x."""
     from ..extension import mcshane, whitney
 
-    X, u, L, p = result.X, result.values[:, 0], float(result.lipschitz), result.p_x
     up, lo = mcshane(X, u, x, L=L, p=p), whitney(X, u, x, L=L, p=p)
     return {"midpoint": 0.5 * (up + lo), "mcshane": up, "whitney": lo}
+
+
+def _sample_values(result, X) -> np.ndarray:
+    """The minimizer's values at the samples, (n, k): ``result.values`` where the method gives them
+    (the method-runner protocol, :mod:`lipconv.rates._methods`), else ``result.predict(X)``."""
+    values = getattr(result, "values", None)
+    if values is None:
+        values = result.predict(X)
+    return np.asarray(values, dtype=float).reshape(X.shape[0], -1)
+
+
+def _function_bound(result, problem):
+    """Local Lipschitz constants of predict - u^lambda on balls, from the method's certified
+    ``lipschitz_bound`` (a network's), or None when the method certifies none."""
+    bound = getattr(result, "lipschitz_bound", None)
+    if bound is None:
+        return None
+    return lambda centres, radii: np.asarray(bound(centres, radii), dtype=float) + problem.lipschitz_ref
 
 
 def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rtol_sup: float = 0.05,
                   max_error_points: int = 1 << 20, max_sup_evals: int = 400_000) -> dict:
     r"""Errors of the extensions of u_n (``result``, a :class:`lipconv.solvers.LipschitzResult` or
-    any runner result with ``values``, ``lipschitz``, ``X``, ``p_x``, ``objective``) against
+    any result of the method-runner protocol, :mod:`lipconv.rates._methods`: ``predict``,
+    ``lipschitz``, ``objective``, and optionally ``values``, ``p_x``, ``lipschitz_bound``) against
     :math:`u^\lambda` (module docstring).
 
     Parameters
@@ -92,21 +118,25 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
         ``n_error`` (points used), ``linf_mid_lo``, ``linf_mid_hi``, ``linf_lo``, ``linf_hi`` (worst
         envelope), ``sup_evals``, ``J_un`` (worst extension), ``excess_J``, ``excess_J_se``,
         ``lemma412``, ``l2sq_samples``, ``gap_Jn``; with a quadrature reference the nodes' values.
+        With a certified ``lipschitz_bound``: ``l2sq_function``, ``l2sq_function_se``,
+        ``linf_function_lo``, ``linf_function_hi`` (the returned function's own errors).
     """
     from ..losses import get_loss
 
     loss = get_loss(problem.loss)
     lam = problem.lam
     L = float(result.lipschitz)
+    p_x = float(getattr(result, "p_x", 2.0))
     out: dict = {"gap_Jn": abs(float(result.objective) - problem.J_ref)}
-    vals = np.asarray(result.values, dtype=float).reshape(X.shape[0], -1)
+    vals = _sample_values(result, X)
+    fn_bound = _function_bound(result, problem)
     if vals.shape[1] != 1:
         if not problem.exact:
             raise ValueError(f"error_metrics needs an exact reference for vector outputs, got {problem.ref_kind!r}")
         return {**out, **_vector_metrics(result, problem, vals, L, X=X, seed=seed, rtol_l2=rtol_l2, rtol_sup=rtol_sup,
                                          max_error_points=max_error_points, max_sup_evals=max_sup_evals)}
     if not problem.exact:
-        return {**out, **_node_metrics(result, problem, loss, L)}
+        return {**out, **_node_metrics(result, problem, loss, X, vals[:, 0], L, p_x)}
     M = problem.manifold()
     label = problem.label()
     out["l2sq_samples"] = float(np.mean((vals[:, 0] - problem.u_ref(X)) ** 2))
@@ -120,18 +150,20 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
         x, w, strata = M.stratified(N, rng)
         ref = problem.u_ref(x)
         yx = label.on(M, x)
-        ext = _extensions(result, x)
+        ext = _extensions(X, vals[:, 0], L, p_x, x)
         sq = {k: (v - ref) ** 2 for k, v in ext.items()}
+        if fn_bound is not None:
+            sq["function"] = (np.asarray(result.predict(x), dtype=float).reshape(-1) - ref) ** 2
         l2 = {k: float(w @ s) for k, s in sq.items()}
         se = {k: stratified_error(s, w, strata) for k, s in sq.items()}
-        worst = max(l2, key=l2.get)
-        rel = se[worst] / l2[worst] if l2[worst] > 0 else 0.0
-        if rel <= 0.5 * rtol_l2 or 2 * N > max_error_points:
+        worst = max(EXTENSIONS, key=l2.get)
+        rel = {k: se[k] / l2[k] if l2[k] > 0 else 0.0 for k in l2}
+        if max(rel[worst], rel.get("function", 0.0)) <= 0.5 * rtol_l2 or 2 * N > max_error_points:
             break
         N *= 2
     for k in EXTENSIONS:
         out[f"l2sq_{k}"] = l2[k]
-    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel, l2sq_worst=worst, n_error=int(x.shape[0]))
+    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel[worst], l2sq_worst=worst, n_error=int(x.shape[0]))
     # J of each extension and Lemma 4.12, from the paired differences on the same sample:
     # J[u] - J[u^lam] = E[l(u, y) - l(u^lam, y)] + lam (L_n - Lip(u^lam)), whose estimate has the spread
     # of the difference, not of J itself (at m = 1, n = 1,024 the difference is 1e-4 of J).
@@ -153,10 +185,10 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
     budget = dict(t_extra=problem.kinks, rtol=rtol_sup, N0=4096, max_evals=max_sup_evals)
 
     def err_mid(z):
-        return _extensions(result, z)["midpoint"] - problem.u_ref(z)
+        return _extensions(X, vals[:, 0], L, p_x, z)["midpoint"] - problem.u_ref(z)
 
     def err_env(z):
-        e = _extensions(result, z)
+        e = _extensions(X, vals[:, 0], L, p_x, z)
         r = problem.u_ref(z)
         return np.maximum(np.abs(e["mcshane"] - r), np.abs(e["whitney"] - r))
 
@@ -165,7 +197,20 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
     # the budget: at m = 3, 4 and n = 8,192 the two brackets were 70 % of a run's time.
     mid_lo, mid_hi, ev1 = M.lipschitz_sup(err_mid, Le, **{**budget, "max_evals": max(1000, max_sup_evals // 4)})
     out.update(linf_mid_lo=mid_lo, linf_mid_hi=mid_hi, linf_lo=env_lo, linf_hi=env_hi, sup_evals=int(ev1 + ev2))
+    if fn_bound is not None:
+        out.update(_function_sup(result, problem, M, fn_bound, budget, l2["function"], se["function"]))
+        out["sup_evals"] += out.pop("function_evals")
     return out
+
+
+def _function_sup(result, problem, M, fn_bound, budget, l2, se) -> dict:
+    """The returned function's own L2 estimate (given) and certified sup bracket (module docstring)."""
+    def err(z):
+        return np.asarray(result.predict(z), dtype=float).reshape(z.shape[0], -1) - problem.u_ref(z).reshape(z.shape[0], -1)
+
+    lo, hi, evals = M.lipschitz_sup(err, fn_bound, **budget)
+    return {"l2sq_function": l2, "l2sq_function_se": se, "linf_function_lo": lo, "linf_function_hi": hi,
+            "function_evals": int(evals)}
 
 
 def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarray:
@@ -206,20 +251,28 @@ def _vector_metrics(result, problem, vals, L, *, X, seed, rtol_l2, rtol_sup, max
     """The errors of vector outputs through the bound B of every extension (module docstring)."""
     from ..manifolds._base import stratified_error
 
-    if getattr(result, "p_x", 2.0) != 2.0 or getattr(result, "p_y", 2.0) != 2.0:
-        raise ValueError("error_metrics for vector outputs needs Euclidean norms (p_x = p_y = 2), got "
-                         f"p_x = {result.p_x}, p_y = {result.p_y}")
+    p_x, p_y = getattr(result, "p_x", 2.0), getattr(result, "p_y", 2.0)
+    if p_x != 2.0 or p_y != 2.0:
+        raise ValueError(f"error_metrics for vector outputs needs Euclidean norms (p_x = p_y = 2), got p_x = {p_x}, "
+                         f"p_y = {p_y}")
     M = problem.manifold()
     n = X.shape[0]
     out = {"l2sq_samples": float(np.mean(((vals - problem.u_ref(X).reshape(n, -1)) ** 2).sum(axis=1)))}
     N = max(4096, 4 * n)
     rng = np.random.default_rng([int(seed), n, 12])
+    fn_bound = _function_bound(result, problem)
     while True:
         x, w, strata = M.stratified(N, rng)
-        sq = extension_error_bound(X, vals, L, x, problem.u_ref(x)) ** 2
+        ref = problem.u_ref(x).reshape(x.shape[0], -1)
+        sq = extension_error_bound(X, vals, L, x, ref) ** 2
         l2, se = float(w @ sq), stratified_error(sq, w, strata)
         rel = se / l2 if l2 > 0 else 0.0
-        if rel <= 0.5 * rtol_l2 or 2 * N > max_error_points:
+        rel_fn = 0.0
+        if fn_bound is not None:
+            sq_fn = ((np.asarray(result.predict(x), dtype=float).reshape(x.shape[0], -1) - ref) ** 2).sum(axis=1)
+            l2_fn, se_fn = float(w @ sq_fn), stratified_error(sq_fn, w, strata)
+            rel_fn = se_fn / l2_fn if l2_fn > 0 else 0.0
+        if max(rel, rel_fn) <= 0.5 * rtol_l2 or 2 * N > max_error_points:
             break
         N *= 2
     nan = float("nan")
@@ -230,15 +283,19 @@ def _vector_metrics(result, problem, vals, L, *, X, seed, rtol_l2, rtol_sup, max
     def bound(z):
         return extension_error_bound(X, vals, L, z, problem.u_ref(z))
 
-    lo, hi, ev = M.lipschitz_sup(bound, L + problem.lipschitz_ref, t_extra=problem.kinks, rtol=rtol_sup, N0=4096,
-                                 max_evals=max_sup_evals)
+    budget = dict(t_extra=problem.kinks, rtol=rtol_sup, N0=4096, max_evals=max_sup_evals)
+    lo, hi, ev = M.lipschitz_sup(bound, L + problem.lipschitz_ref, **budget)
     out.update(linf_lo=lo, linf_hi=hi, sup_evals=int(ev))
+    if fn_bound is not None:
+        out.update(_function_sup(result, problem, M, fn_bound, budget, l2_fn, se_fn))
+        out["sup_evals"] += out.pop("function_evals")
     return out
 
 
-def _node_metrics(result, problem, loss, L) -> dict:
-    """Errors on a quadrature reference's nodes (no bracket): the three extensions at the nodes."""
-    ext = _extensions(result, problem.nodes)
+def _node_metrics(result, problem, loss, X, u, L, p_x) -> dict:
+    """Errors on a quadrature reference's nodes (no bracket): the three extensions at the nodes,
+    and the returned function there when the method certifies its Lipschitz bound."""
+    ext = _extensions(X, u, L, p_x, problem.nodes)
     R = np.asarray(problem.u_nodes, dtype=float).reshape(-1)
     w = problem.weights
     l2 = {k: float(w @ (v - R) ** 2) for k, v in ext.items()}
@@ -249,6 +306,9 @@ def _node_metrics(result, problem, loss, L) -> dict:
                linf_mid_lo=float(np.abs(ext["midpoint"] - R).max()),
                linf_lo=float(max(np.abs(ext["mcshane"] - R).max(), np.abs(ext["whitney"] - R).max())),
                J_un=J, excess_J=J - problem.J_ref)
+    if _function_bound(result, problem) is not None:
+        f = np.asarray(result.predict(problem.nodes), dtype=float).reshape(-1)
+        out.update(l2sq_function=float(w @ (f - R) ** 2), linf_function_lo=float(np.abs(f - R).max()))
     return out
 
 

@@ -32,11 +32,18 @@ RESULT_COLUMNS = (
     "status", "w1", "w1_lo", "w1_hi", "w1_rel_width", "w1_method",
     "l2sq", "l2sq_se", "l2sq_rel_se", "l2sq_worst", "l2sq_midpoint", "l2sq_mcshane", "l2sq_whitney",
     "l2sq_samples", "n_error", "linf_lo", "linf_hi", "linf_mid_lo", "linf_mid_hi", "sup_evals_used",
+    "l2sq_function", "l2sq_function_se", "linf_function_lo", "linf_function_hi",
     "J_un", "J_n", "J_ref", "excess_J", "excess_J_se", "gap_Jn", "lemma412",
     "lipschitz", "lipschitz_ref", "theta", "bound_w1", "bound_l2sq", "bound_linf",
     "ref_kind", "ref_err_sup", "ref_err_J", "ref_err_l2", "solver_method", "max_violation", "relative_gap",
+    "lipschitz_upper", "J_n_upper", "lower_bound", "relative_gap_upper",
     "solve_time", "w1_time", "metrics_time", "run_time", "error", "run_key",
 )
+# Optional attributes of a method's result (lipconv.rates._methods) recorded when present -> column.
+OPTIONAL_RESULT_COLUMNS = {
+    "max_violation": "max_violation", "relative_gap": "relative_gap", "lipschitz_upper": "lipschitz_upper",
+    "objective_upper": "J_n_upper", "lower_bound": "lower_bound", "relative_gap_upper": "relative_gap_upper",
+}
 COLUMNS = KEY_COLUMNS + SETTING_COLUMNS + RESULT_COLUMNS
 _EOL = "\r\n"  # the csv module's (excel dialect) record terminator
 
@@ -94,10 +101,18 @@ class SweepConfig:
         Evaluation budget of each sup bracket.
     n_reference : int
         Quadrature size of fine-quadrature references (other densities, losses or labels).
+    method_scope : dict
+        Restricts a method to part of the grid: method name -> dict with any of "problems" (specs as
+        in ``problems``, each one of the sweep's), "ns" and "seeds" (tuples); a method without an
+        entry runs the whole grid. The rate study's neural panel is ``{"neural": {"problems":
+        ("cube:m=2", "sphere"), "ns": (32, 128, 512, 2048), "seeds": (0, 1, 2, 3, 4)}}``. Like
+        ``n_caps`` it only selects runs and is never recorded.
     run_costs : dict
         Predicted seconds of a run at n = 8,192 and the exponent a of cost ~ n^a, keyed by problem
-        name, as (seconds, a): runs start in decreasing predicted cost (longest first, so the last
-        ones to finish are short). Only the order of execution; never recorded.
+        name, as (seconds, a), or by "<problem name> [<method>]" for a method whose runs cost
+        otherwise (e.g. "sphere d=3 [neural]"): runs start in decreasing predicted cost (longest
+        first, so the last ones to finish are short), and the progress bar's remaining time is
+        estimated from the predicted costs of the runs left. Never recorded.
     n_jobs : int
         Parallel workers (joblib). This and the settings below decide how the runs are executed,
         never what a row holds, so they may change between the sessions of one CSV.
@@ -122,6 +137,7 @@ class SweepConfig:
     output: str = "rates.csv"
     density: str = "uniform"
     n_caps: dict = field(default_factory=dict)
+    method_scope: dict = field(default_factory=dict)
     l2_rtol: float = 0.05
     sup_rtol: float = 0.05
     sup_evals: int = 400_000
@@ -173,10 +189,39 @@ class SweepConfig:
                 raise ValueError(f"n_caps keys must be among {_problem_keys(self)}, got {key!r}")
             check_int(cap, f"n_caps[{key!r}]", minimum=2)
         put("n_caps", caps)
+        put("method_scope", _check_scope(self))
         if not plan_runs(self):
             raise ValueError(f"the sweep has no run: every n in {self.ns} is above the caps {caps}")
         for name, m, d in self.problems:
             make_manifold(name, m, d, density=self.density)
+
+
+def _check_scope(config) -> dict:
+    """``config.method_scope`` validated, with problems as (name, m, d) and sorted tuples."""
+    keys = {"problems", "ns", "seeds"}
+    scope = {}
+    for method, entry in dict(config.method_scope).items():
+        if method not in config.methods:
+            raise ValueError(f"method_scope keys must be among the sweep's methods {config.methods}, got {method!r}")
+        if not isinstance(entry, dict) or not set(entry) <= keys:
+            raise ValueError(f"method_scope[{method!r}] must be a dict with keys among {sorted(keys)}, got {entry!r}")
+        out = {}
+        if "problems" in entry:
+            specs = [parse_problem(p) for p in _tuple(entry["problems"], f"method_scope[{method!r}]['problems']", str)]
+            chosen = tuple(dict.fromkeys((n, m, make_manifold(n, m, d).d) for n, m, d in specs))
+            missing = [problem_name(*p) for p in chosen if p not in config.problems]
+            if missing:
+                raise ValueError(f"method_scope[{method!r}]['problems'] must be problems of the sweep "
+                                 f"{_problem_keys(config)}, got {missing}")
+            out["problems"] = chosen
+        if "ns" in entry:
+            out["ns"] = tuple(sorted(_tuple(entry["ns"], f"method_scope[{method!r}]['ns']",
+                                            lambda v: check_int(v, "n", minimum=2))))
+        if "seeds" in entry:
+            out["seeds"] = _tuple(entry["seeds"], f"method_scope[{method!r}]['seeds']",
+                                  lambda v: check_int(v, "seed", minimum=0))
+        scope[method] = out
+    return scope
 
 
 def _check_label(spec) -> str:
@@ -220,9 +265,13 @@ def plan_runs(config: SweepConfig) -> list[dict]:
     for (name, m, d), lam, loss, label, method in itertools.product(
         config.problems, config.lams, config.losses, config.labels, config.methods
     ):
+        scope = config.method_scope.get(method, {})
+        if (name, m, d) not in scope.get("problems", config.problems):
+            continue
         cap = config.n_caps.get(problem_name(name, m, d), math.inf)
-        for n, seed in itertools.product(sorted(config.ns), config.seeds):
-            if n <= cap:
+        ns, seeds = scope.get("ns", sorted(config.ns)), scope.get("seeds", config.seeds)
+        for n, seed in itertools.product(ns, seeds):
+            if n <= cap or "ns" in scope:
                 spec = dict(manifold=name, m=m, d=d, density=config.density, n=n, seed=seed, lam=lam,
                             loss=loss, label=label, method=method)
                 spec["run_key"] = run_key(spec)
@@ -400,7 +449,10 @@ def run_sweep(config: SweepConfig):
             writer.writeheader()
             fh.flush()
         if pending:
-            bar = tqdm(total=len(pending), desc="rate sweep", disable=not config.progress, smoothing=0.05)
+            # The bar counts predicted seconds, not runs: the runs go longest first, so a count of
+            # runs would extrapolate the first (long) runs' pace to the short ones left.
+            costs = {r["run_key"]: _predicted_cost(config, r) for r in pending}
+            bar = _ProgressBar(tqdm, costs, disable=not config.progress)
             with _backend(config):
                 # batch_size=1: an auto-batching backend (loky, dask) would hold a finished run back
                 # until the rest of its batch is done, and an interruption would lose it.
@@ -408,7 +460,7 @@ def run_sweep(config: SweepConfig):
                 for row in results:
                     writer.writerow(row)
                     fh.flush()
-                    bar.update(1)
+                    bar.done(row["run_key"])
             bar.close()
     df = read_results(config.output)
     order = {r["run_key"]: i for i, r in enumerate(runs)}
@@ -418,11 +470,36 @@ def run_sweep(config: SweepConfig):
 
 def _predicted_cost(config: SweepConfig, run: dict) -> float:
     """Predicted seconds of a run from ``config.run_costs`` (n itself where the problem has none)."""
-    cost = config.run_costs.get(problem_name(run["manifold"], run["m"], run["d"]))
+    name = problem_name(run["manifold"], run["m"], run["d"])
+    cost = config.run_costs.get(f"{name} [{run['method']}]", config.run_costs.get(name))
     if cost is None:
         return float(run["n"])
     seconds, a = cost
     return seconds * (run["n"] / 8192.0) ** a * 8192.0
+
+
+class _ProgressBar:
+    """A tqdm bar over the runs' predicted costs (``run_costs``), with the count of runs beside it.
+
+    Its remaining time is (predicted cost left) / (predicted cost done per second so far), which is
+    right whatever order the runs go in, as long as the predictions are right relative to one
+    another; a bar that counted runs would assume they all cost the same."""
+
+    def __init__(self, tqdm, costs: dict, *, disable: bool):
+        self.costs, self.count = costs, 0
+        scale = sum(costs.values())
+        self.unit = scale / 1000.0 if scale > 0 else 1.0  # 1,000 steps: the bar's resolution
+        self.bar = tqdm(total=1000, desc="rate sweep", disable=disable, smoothing=0.0,
+                        bar_format="{l_bar}{bar}| [{elapsed}<{remaining}{postfix}]")
+        self.bar.set_postfix_str(f"0/{len(costs)} runs", refresh=False)
+
+    def done(self, key: str) -> None:
+        self.count += 1
+        self.bar.set_postfix_str(f"{self.count}/{len(self.costs)} runs", refresh=False)
+        self.bar.update(self.costs[key] / self.unit)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 class _backend:
@@ -475,8 +552,9 @@ def _run_one(problem, spec: dict, runner, settings: dict) -> dict:
         result = runner(X, y, lam=spec["lam"], loss=spec["loss"], seed=spec["seed"])
         row["solve_time"] = getattr(result, "solve_time", time.perf_counter() - t)
         row["solver_method"] = getattr(result, "method", "")
-        row["max_violation"] = getattr(result, "max_violation", float("nan"))
-        row["relative_gap"] = getattr(result, "relative_gap", float("nan"))
+        for attribute, column in OPTIONAL_RESULT_COLUMNS.items():
+            value = getattr(result, attribute, None)
+            row[column] = float("nan") if value is None else float(value)
         row["lipschitz"] = float(result.lipschitz)
         row["J_n"] = float(result.objective)
         t = time.perf_counter()
