@@ -5,23 +5,30 @@ Measures, over a grid of n and seeds, the discrepancy W1(rho_n, rho) as a certif
 the certified sup error bracket on M (Corollary 4.9), Lemma 4.12 and the error at the samples; fits
 slopes in log n with stratified-bootstrap intervals and sets them beside the theorems. The default
 problems: the flat cube m = 1, 2, 3, the sphere, the circle, and the manifold-hypothesis panel (the
-same m = 2 torus bent non-isometrically into R^4, R^6, R^8, beside full-dimensional data, the cube
-m = 4 in R^4). Writes to the output directory:
+same m = 2 torus bent isometrically into R^4, R^6, R^8, whose chordal geometry changes with d, beside
+full-dimensional data, the cube m = 4 in R^4). Beside the exact minimizer, the network panel trains
+the Lipschitz-regularized network of [FCAO] eq. (2.6) (lipconv.neural) on the same samples of the
+flat cube m = 2 and the sphere (n = 32 to 2,048, 5 seeds) and certifies how close it came to the
+minimizer; it needs torch, and is skipped, with a note in the report, where torch is missing.
+Writes to the output directory:
 
 * ``rates.csv``: one row per run (settings and seed recorded); rerunning resumes it, and refuses to
   when a setting that changes rows (--l2-rtol, --sup-rtol, --sup-evals, --n-reference) differs;
 * ``fits.csv``: one row per (problem, quantity) with slope, interval and verdict columns;
 * ``theorem_w1.png``, ``theorem_l2sq.png``, ``theorem_linf.png`` (all problems on shared axes),
-  ``panel.png`` (the manifold-hypothesis panel);
-* ``summary.md``: hypotheses, verdicts, certification of every row, Lemma 4.12, the panel and where
-  the fast L2 rates come from (also printed).
+  ``panel.png`` (the manifold-hypothesis panel), ``network.png`` (the network against the exact
+  minimizer: errors of both against n on shared axes, and the certified gap);
+* ``summary.md``: hypotheses, verdicts, the pre-asymptotic diagnostic, certification of every row,
+  Lemma 4.12, the panel, the errors at and between the samples, and the network (also printed).
 
 Usage::
 
-    python studies/rates.py                  # built-in default (7 min 50 s measured on 2 cores)
-    python studies/rates.py --quick          # smoke run (40 s measured)
+    python studies/rates.py                  # built-in default (convex grid + network panel)
+    python studies/rates.py --quick          # smoke run
+    python studies/rates.py --no-panel       # the exact minimizer only
     python studies/rates.py --budget 1800    # a larger grid planned for 30 minutes
     python studies/rates.py --problems cube:m=2 sphere --n 64 256 1024 --seeds 20 --out out/
+    python studies/rates.py --problems cube:m=2 --n 64 256 1024 --seeds 3 --method convex neural
     python studies/rates.py --problems curved_torus --d 4 6 8 10
     python studies/rates.py --loss cross_entropy                   # k = 3 classes of x_1 on the cube m = 1, 2, 3
     python studies/rates.py --loss cross_entropy --label soft:3 onehot:3+flip:0.1
@@ -31,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
 import sys
@@ -70,6 +78,15 @@ CE_COST_8192 = {"cube m=1 d=1": (20.0, 1.24), "cube m=2 d=2": (150.0, 1.58), "cu
 # classification problem; discontinuous labels) and their soft, Lipschitz counterpart (inside the
 # theorems' hypotheses).
 DEFAULT_LABELS = {"cross_entropy": ("onehot:3", "soft:3")}
+# The network panel: lipconv.neural's network beside the exact minimizer on one flat and one curved
+# problem, n over 1.8 decades (32 to 2,048; the default grid's first four values), 5 seeds; --quick
+# runs 2 n and 2 seeds. Its runs cost (seconds at n = 8,192, exponent), as COST_8192, from the
+# default study itself (NEURAL_COST_8192); a run trains one network and solves the exact program.
+NEURAL_PANEL = ("cube:m=2", "sphere")
+NEURAL_NS, NEURAL_SEEDS = (32, 128, 512, 2048), 5
+QUICK_NEURAL_NS, QUICK_NEURAL_SEEDS = (32, 128), 2
+NEURAL_COST_8192 = {"cube m=2 d=2": (11.0, 0.22), "sphere d=3": (20.0, 0.25)}
+TORCH_HINT = "pip install torch==2.13.0 (the CPU build; the README's main-job command installs it)"
 
 
 def _problem_key(spec: str) -> str:
@@ -86,14 +103,16 @@ def run_cost(key: str, n: int, costs: dict) -> float:
 
 
 def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = COST_8192, n_min: int = N_MIN,
-              factor: int = GRID_FACTOR, n_limit: int = 1 << 17, settings: int = 1) -> tuple[tuple, dict, float]:
+              factor: int = GRID_FACTOR, n_limit: int = 1 << 17, settings: int = 1,
+              fixed: float = 0.0) -> tuple[tuple, dict, float]:
     """The n grid and per-problem caps that fit ``budget`` seconds of wall time.
 
     Every problem starts with n = n_min, n_min * factor; then the top n of the problem with the
     smallest top n (the cheapest next step among equals) is raised by ``factor`` while the predicted
     wall time,
-    OVERHEAD * (sum of run costs over problems, n and seeds) * settings / jobs, stays within the
-    budget, ``settings`` the number of (label, loss, lam, method) combinations run per problem.
+    ``fixed`` + OVERHEAD * (sum of run costs over problems, n and seeds) * settings / jobs, stays within
+    the budget, ``settings`` the number of (label, loss, lam, method) combinations run per problem and
+    ``fixed`` the predicted seconds of runs outside the grid (the network panel, :func:`panel_seconds`).
     Returns (ns, caps keyed by problem name, predicted seconds)."""
     keys = [_problem_key(p) for p in problems]
     top = {k: n_min * factor for k in keys}
@@ -105,7 +124,7 @@ def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = C
             while n <= t:
                 s += run_cost(k, n, costs)
                 n *= factor
-        return OVERHEAD * s * seeds * settings / max(jobs, 1)
+        return fixed + OVERHEAD * s * seeds * settings / max(jobs, 1)
 
     while True:
         # Smallest top n first (every problem reaches a common n before any goes beyond it), then
@@ -127,6 +146,17 @@ def plan_grid(problems, *, budget: float, seeds: int, jobs: int, costs: dict = C
         ns.append(n)
         n *= factor
     return tuple(ns), top, total(top)
+
+
+def panel_seconds(problems, ns, seeds: int, jobs: int) -> float:
+    """Predicted wall seconds of the network panel's runs (NEURAL_COST_8192, OVERHEAD, ``jobs`` workers)."""
+    total = sum(run_cost(_problem_key(p), n, NEURAL_COST_8192) for p in problems for n in ns)
+    return OVERHEAD * total * seeds / max(jobs, 1)
+
+
+def torch_available() -> bool:
+    """Whether torch can be imported (the network panel needs it)."""
+    return importlib.util.find_spec("torch") is not None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", nargs="+", default=None,
                    help="label specs: ramp, ramp:<delta>, step, smooth, sin:<k>, onehot:<k>, soft:<k>, each optionally "
                         "with +noise:<sigma> or +flip:<p> (default: ramp; onehot:3 and soft:3 for cross_entropy)")
-    p.add_argument("--method", nargs="+", default=["convex"], help=f"one of {tuple(METHOD_RUNNERS)}")
+    p.add_argument("--method", nargs="+", default=None,
+                   help=f"methods run on the whole grid, among {tuple(METHOD_RUNNERS)} (default: convex, with the "
+                        "network panel beside it)")
+    p.add_argument("--no-panel", action="store_true",
+                   help="leave out the network panel (lipconv.neural on cube:m=2 and sphere, n = 32 to 2,048, 5 seeds; "
+                        "--quick: n = 32, 128, 2 seeds), which runs by default when torch is installed and --method is "
+                        "not given")
     p.add_argument("--density", default="uniform", choices=["uniform", "linear"])
     p.add_argument("--jobs", type=int, default=2, help="parallel workers")
     p.add_argument("--backend", default="loky", choices=BACKENDS)
@@ -211,6 +247,27 @@ def _parse_caps(items) -> dict:
     return caps
 
 
+def panel_plan(args, problems) -> tuple[tuple, str]:
+    """The network panel's problems (a subset of ``problems``; empty when it does not run) and, when it
+    does not run, the sentence the report prints in its place."""
+    if args.no_panel:
+        return (), "The network panel was not run (--no-panel)."
+    if args.method is not None:
+        return (), ("The network panel was not run: --method was given (it runs when --method is left out; "
+                    "--method convex neural runs the network on the whole grid).")
+    if _vector_loss(args) or tuple(args.loss) != ("squared",):
+        return (), f"The network panel was not run: it uses the squared loss, this study's is {' '.join(args.loss)}."
+    keys = {_problem_key(p): p for p in problems}
+    chosen = tuple(keys[k] for k in (_problem_key(p) for p in NEURAL_PANEL) if k in keys)
+    if not chosen:
+        return (), (f"The network panel was not run: none of its problems ({', '.join(NEURAL_PANEL)}) is among this "
+                    "study's problems.")
+    if not torch_available():
+        return (), ("The network panel was skipped: torch is not installed. Install it with " + TORCH_HINT
+                    + " and rerun the same command: the finished rows are kept and only the network's runs are computed.")
+    return chosen, ""
+
+
 def config_from_args(args) -> tuple[SweepConfig, str]:
     """The sweep's configuration and a line describing how its grid was chosen."""
     quick = args.quick
@@ -223,31 +280,43 @@ def config_from_args(args) -> tuple[SweepConfig, str]:
     budget = args.budget if args.budget is not None else (QUICK_BUDGET if quick else DEFAULT_BUDGET)
     if not (budget > 0 and math.isfinite(budget)):
         raise ValueError(f"--budget must be a positive number of seconds, got {budget}")
+    methods = tuple(args.method or ("convex",))
+    panel, _ = panel_plan(args, problems)
+    panel_ns, panel_seeds = (QUICK_NEURAL_NS, QUICK_NEURAL_SEEDS) if quick else (NEURAL_NS, NEURAL_SEEDS)
+    panel_seeds = min(panel_seeds, seeds)
+    scope, costs = {}, dict(_costs(args))
+    if panel:
+        methods += ("neural",)
+        scope = {"neural": {"problems": panel, "ns": panel_ns, "seeds": tuple(range(panel_seeds))}}
+        costs.update({f"{k} [neural]": v for k, v in NEURAL_COST_8192.items()})
     if args.n:
         ns, caps, plan = tuple(args.n), {}, f"grid given (--n {' '.join(map(str, args.n))})"
     else:
-        settings = len(_labels(args)) * len(args.loss) * len(args.lam) * len(args.method)
+        settings = len(_labels(args)) * len(args.loss) * len(args.lam) * len(args.method or ("convex",))
+        # The panel runs every label and lam of the study, like the grid.
+        fixed = panel_seconds(panel, panel_ns, panel_seeds, args.jobs) * len(_labels(args)) * len(args.lam) if panel else 0.0
         ns, caps, predicted = plan_grid(problems, budget=budget, seeds=seeds, jobs=args.jobs, costs=_costs(args),
-                                        settings=settings)
+                                        settings=settings, fixed=fixed)
         plan = (f"grid planned for a budget of {budget:g} s on {args.jobs} worker(s) from the measured run costs "
-                f"(predicted {predicted:.0f} s); largest n per problem: "
-                + ", ".join(f"{k} {v}" for k, v in caps.items()))
+                f"(predicted {predicted:.0f} s" + (f", of which the network panel {fixed:.0f} s" if panel else "")
+                + "); largest n per problem: " + ", ".join(f"{k} {v}" for k, v in caps.items()))
     if args.cap is not None:
         caps.update(_parse_caps(args.cap))
     out = args.out or ("rates_output_quick" if quick else "rates_output") + ("_ce" if _vector_loss(args) and not args.out else "")
     config = SweepConfig(
         problems=problems, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam), losses=tuple(args.loss),
-        labels=_labels(args), methods=tuple(args.method), density=args.density, n_caps=caps,
+        labels=_labels(args), methods=methods, method_scope=scope, density=args.density, n_caps=caps,
         output=os.path.join(out, "rates.csv"), l2_rtol=args.l2_rtol, sup_rtol=args.sup_rtol,
-        sup_evals=args.sup_evals, n_reference=args.n_reference, run_costs=_costs(args), n_jobs=args.jobs,
+        sup_evals=args.sup_evals, n_reference=args.n_reference, run_costs=costs, n_jobs=args.jobs,
         backend=args.backend,
         scheduler=args.scheduler, progress=not args.no_progress,
     )
     return config, plan
 
 
-def calibrate(problems, *, ns=(2048, 8192), loss="squared", label="ramp") -> dict:
-    """Time one run (seed 0) per problem at each n, in this process; print and return the cost table."""
+def calibrate(problems, *, ns=(2048, 8192), loss="squared", label="ramp", method="convex") -> dict:
+    """Time one run (seed 0) of ``method`` per problem at each n, in this process; print and return the
+    cost table (COST_8192; NEURAL_COST_8192 for the network)."""
     from lipconv.rates import get_runner, make_problem
     from lipconv.rates._sweep import _run_one, run_key
 
@@ -259,16 +328,16 @@ def calibrate(problems, *, ns=(2048, 8192), loss="squared", label="ramp") -> dic
         times = []
         for n in ns:
             run = dict(manifold=name, m=prob.m, d=prob.d, density="uniform", n=n, seed=0, lam=0.02, loss=loss,
-                       label=label, method="convex")
+                       label=label, method=method)
             run["run_key"] = run_key(run)
-            row = _run_one(prob, run, get_runner("convex"), settings)
+            row = _run_one(prob, run, get_runner(method), settings)
             times.append(row["run_time"])
         a = math.log(times[-1] / times[0]) / math.log(ns[-1] / ns[0])
         key = problem_name(name, prob.m, prob.d)
         table[key] = (round(times[-1] * (8192 / ns[-1]) ** a, 1), round(a, 2))
         print(f"{key:20s} " + " ".join(f"n={n}: {t:.1f} s" for n, t in zip(ns, times))
               + f"  exponent {a:.2f}  load {os.getloadavg()[0]:.2f}", flush=True)
-    print("COST_8192 =", table)
+    print(("NEURAL_COST_8192 = " if method == "neural" else "COST_8192 = ") + str(table))
     return table
 
 
@@ -277,14 +346,20 @@ def main(argv=None) -> int:
     try:
         if args.calibrate:
             calibrate(_problems(args), loss=args.loss[0], label=_labels(args)[0])
+            panel, _ = panel_plan(args, _problems(args))
+            if panel:
+                calibrate(panel, ns=(512, 2048), method="neural")
             return 0
         config, plan = config_from_args(args)
+        _, panel_note = panel_plan(args, _problems(args))
     except (ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = os.path.dirname(config.output)
     print(f"rate study: {len(config.problems)} problems, n = {', '.join(map(str, config.ns))}, "
           f"{len(config.seeds)} seeds; {plan}", flush=True)
+    if panel_note:
+        print(panel_note, flush=True)
     t0 = time.perf_counter()
     try:
         df = run_sweep(config)
@@ -301,7 +376,8 @@ def main(argv=None) -> int:
         from lipconv.plotting import plot_study
 
         written += [os.path.basename(p) for p in plot_study(df, fits, out)]
-    text = summary_markdown(df, fits, wall=wall, load=os.getloadavg(), cores=config.n_jobs, budget=plan)
+    text = summary_markdown(df, fits, wall=wall, load=os.getloadavg(), cores=config.n_jobs, budget=plan,
+                            n_boot=args.boot, neural_note=panel_note)
     with open(os.path.join(out, "summary.md"), "w") as fh:
         fh.write(text)
     print(text)

@@ -13,7 +13,10 @@ VALUE_COLUMNS = ["w1", "w1_lo", "w1_hi", "l2sq", "linf_lo", "linf_hi", "J_n", "J
 
 
 def test_dask_local_cluster_matches_sequential_and_resumes(tmp_path):
-    kw = dict(ms=(1, 2), ns=(16, 32), seeds=(0, 1), n_reference=64, sup_evals=20_000, progress=False)
+    """Both methods, the exact program and the network (on one problem and seed), on two Dask workers."""
+    pytest.importorskip("torch")
+    kw = dict(ms=(1, 2), ns=(16, 32), seeds=(0, 1), n_reference=64, sup_evals=20_000, progress=False,
+              methods=("convex", "neural"), method_scope={"neural": {"problems": ("cube:m=1",), "seeds": (0,)}})
     seq = run_sweep(SweepConfig(output=str(tmp_path / "seq.csv"), backend="sequential", **kw))
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         cfg = SweepConfig(output=str(tmp_path / "dask.csv"), backend="dask", scheduler=cluster.scheduler_address,
@@ -22,9 +25,10 @@ def test_dask_local_cluster_matches_sequential_and_resumes(tmp_path):
         with distributed.Client(cluster.scheduler_address) as client:
             assert len(client.scheduler_info()["workers"]) == 2
         again = run_sweep(cfg)  # a resume into the same CSV: every row is already there
-    key = ["manifold", "m", "n", "seed"]
+    key = ["method", "manifold", "m", "n", "seed"]
     seq, dsk, again = (t.sort_values(key).reset_index(drop=True) for t in (seq, dsk, again))
-    assert len(dsk) == len(seq) == 2 * 2 * 2 and (dsk["status"] == "ok").all()
-    for c in VALUE_COLUMNS:
+    assert len(dsk) == len(seq) == 2 * 2 * 2 + 2 and (dsk["status"] == "ok").all()
+    assert (dsk["method"] == "neural").sum() == 2
+    for c in VALUE_COLUMNS + ["relative_gap", "l2sq_function", "linf_function_hi", "lipschitz_upper"]:
         np.testing.assert_array_equal(dsk[c].to_numpy(), seq[c].to_numpy(), err_msg=c)
     np.testing.assert_array_equal(again["run_time"].to_numpy(), dsk["run_time"].to_numpy())

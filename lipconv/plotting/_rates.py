@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_rate", "plot_rates", "plot_theorem", "plot_panel", "plot_study"]
+__all__ = ["plot_rate", "plot_rates", "plot_theorem", "plot_panel", "plot_network", "plot_study"]
 
 _TITLES = {
     "w1": r"$W_1(\rho_n, \rho)$ (Lemma 4.10)",
@@ -17,6 +17,8 @@ _TITLES = {
     "linf_hi": r"$\sup_M |u_n - u^\lambda|$, upper end of the bracket (Corollary 4.9)",
     "excess_J": r"$J[u_n] - J[u^\lambda]$",
     "gap_Jn": r"$|J_n[u_n] - J[u^\lambda]|$",
+    "l2sq_function": r"$\int |u_\theta - u^\lambda|^2 \rho$, the network itself",
+    "linf_function_hi": r"$\sup_M |u_\theta - u^\lambda|$, the network (upper end of its bracket)",
 }
 
 
@@ -217,15 +219,93 @@ def plot_panel(df, fits, path: str, *, curved: str = "curved_torus", full=("cube
     return path
 
 
+def _network_groups(ok) -> list:
+    """(info, network rows, exact-minimizer rows of the same problem on the same (n, seed)) per network group."""
+    from ..rates import GROUP_COLUMNS
+    from ..rates._report import _exact_partner
+
+    out = []
+    if "l2sq_function" not in ok.columns:
+        return out
+    for key, g in ok.groupby(list(GROUP_COLUMNS), sort=True):
+        if not np.isfinite(g["l2sq_function"].to_numpy(dtype=float)).any():
+            continue
+        info = dict(zip(GROUP_COLUMNS, key))
+        exact = _exact_partner(ok, info)
+        if exact is not None:
+            pairs = set(zip(g["n"], g["seed"]))
+            exact = exact[[p in pairs for p in zip(exact["n"], exact["seed"])]]
+        out.append((info, g, exact))
+    return out
+
+
+def plot_network(df, path: str, *, target: float = 0.02) -> str:
+    r"""The network against the exact minimizer, three axes side by side: the L2(rho)^2 errors and the
+    sup errors (upper ends of the certified brackets) of the network and of the exact minimizer's
+    midpoint and worst extensions against n, all problems on shared axes (network: solid; exact:
+    dashed and dotted), and the certified relative gap of the network's J_n (median over seeds with a
+    10-90 % band; at its certified Lipschitz upper bound dashed), with the ``target`` line."""
+    from ..rates import group_name
+
+    plt = _pyplot()
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    groups = _network_groups(ok)
+    if not groups:
+        raise ValueError("df has no network rows (l2sq_function) to plot")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    for i, (info, g, exact) in enumerate(groups):
+        color = f"C{i % 10}"
+        name = group_name({**info, "method": ""}).strip()
+        for ax, (q_net, q_exact) in zip(axes[:2], (("l2sq_function", ("l2sq_midpoint", "l2sq")),
+                                                 ("linf_function_hi", ("linf_hi",)))):
+            s = g.groupby("n")[q_net].mean()
+            ax.loglog(s.index, s.to_numpy(), "o-", color=color, ms=4, label=f"{name}: network")
+            if exact is not None and len(exact):
+                for q, style in zip(q_exact, ("s--", "^:")):
+                    e = exact.groupby("n")[q].mean()
+                    kind = "exact, midpoint" if q == "l2sq_midpoint" else "exact, worst extension"
+                    ax.loglog(e.index, e.to_numpy(), style, color=color, ms=3.5, lw=1, label=f"{name}: {kind}")
+        gap = g.groupby("n")["relative_gap"]
+        n = np.array(sorted(g["n"].unique()), dtype=float)
+        axes[2].fill_between(n, gap.quantile(0.1).to_numpy(), gap.quantile(0.9).to_numpy(), color=color, alpha=0.15, lw=0)
+        axes[2].semilogx(n, gap.median().to_numpy(), "o-", color=color, ms=4, label=f"{name}: at L_disc")
+        axes[2].semilogx(n, g.groupby("n")["relative_gap_upper"].median().to_numpy(), "--", color=color, lw=1,
+                         label=f"{name}: at the certified Lip bound")
+    axes[2].axhline(target, color="k", lw=0.8, ls=":", label=f"target {target:.0%}")
+    gaps = np.concatenate([g[c].to_numpy(dtype=float) for _, g, _ in groups for c in ("relative_gap", "relative_gap_upper")])
+    # A negative gap (something wrong) must stay visible: a log axis would drop it.
+    axes[2].set_yscale("log" if np.all(gaps > 0) else "symlog", **({} if np.all(gaps > 0) else {"linthresh": 1e-4}))
+    titles = (_TITLES["l2sq_function"].replace(", the network itself", "") + ": network and exact minimizer",
+              r"$\sup_M |u - u^\lambda|$ (certified upper ends)", r"certified relative gap $(J_n - D)/J_n$ of the network")
+    for ax, title in zip(axes, titles):
+        ax.set_xlabel("n")
+        ax.set_title(title, fontsize=9)
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.legend(fontsize=6.5, loc="best", framealpha=0.8)
+    fig.suptitle("The Lipschitz-regularized network against the exact minimizer of the same J_n", fontsize=10)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
 def plot_study(df, fits, directory: str, *, ext: str = "png") -> list[str]:
-    """The study's figures: one per theorem (:data:`THEOREM_FIGURES`, all problems on shared axes)
-    and, when the table holds the curved torus, the panel (:func:`plot_panel`). Returns the paths."""
+    """The study's figures: one per theorem (:data:`THEOREM_FIGURES`, all problems on shared axes;
+    the row sets that are certified minimizers), the panel (:func:`plot_panel`) when the table holds
+    the curved torus, and the network figure (:func:`plot_network`) when it holds network rows.
+    Returns the paths."""
+    from ..rates._report import _minimizer_rows
+
+    ok = df[df["status"] == "ok"] if "status" in df.columns else df
+    minimizers = ok[_minimizer_rows(ok)]
     paths = []
     for stem, quantity, theorem, _ in THEOREM_FIGURES:
-        if quantity in df.columns:
-            paths.append(plot_theorem(df, fits, quantity, os.path.join(directory, f"{stem}.{ext}"),
+        if quantity in df.columns and len(minimizers):
+            paths.append(plot_theorem(minimizers, fits, quantity, os.path.join(directory, f"{stem}.{ext}"),
                                       title=f"{theorem}: {_TITLES.get(quantity, quantity)}"))
-    ok = df[df["status"] == "ok"] if "status" in df.columns else df
-    if (ok["manifold"] == "curved_torus").any():
-        paths.append(plot_panel(df, fits, os.path.join(directory, f"panel.{ext}")))
+    if (minimizers["manifold"] == "curved_torus").any():
+        paths.append(plot_panel(minimizers, fits, os.path.join(directory, f"panel.{ext}")))
+    if _network_groups(ok):
+        paths.append(plot_network(df, os.path.join(directory, f"network.{ext}")))
     return paths
