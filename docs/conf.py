@@ -9,8 +9,12 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import sys
 
 import lipconv
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _substitutions import rst_prolog as _rst_prolog  # noqa: E402
 
 project = "lipconv"
 author = "the lipconv developers"
@@ -29,6 +33,9 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build"]
 default_role = "code"
+# Lists of the code's names that the text uses (|SETTING_COLUMNS|, ...): built from the code at
+# every build, so a guide cannot name a column the code does not record (docs/_substitutions.py).
+rst_prolog = _rst_prolog()
 
 # Every build starts from the sources alone. autosummary writes one stub per public name under
 # api/generated/ and never deletes one, and sphinx-gallery keeps the pages of removed examples: a
