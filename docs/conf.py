@@ -84,6 +84,16 @@ def _drop_inherited_builtin_docstrings(app, what, name, obj, options, lines):
             lines.clear()
 
 
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """The estimators of :mod:`lipconv.sklearn` inherit scikit-learn's API methods (``get_params``,
+    ``score``, ``set_fit_request``, ...), whose docstrings cite scikit-learn's own glossary and
+    labels; their pages show lipconv's methods only."""
+    if what == "class" and (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        return True
+    return None
+
+
 def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
     # Before numpydoc (priority 500) rewrites the lines.
     app.connect("autodoc-process-docstring", _drop_inherited_builtin_docstrings, priority=100)

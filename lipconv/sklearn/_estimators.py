@@ -275,7 +275,9 @@ class LipschitzClassifier(ClassifierMixin, _LipschitzEstimator):
     and certifies it. ``predict_proba`` evaluates the named extension of the fitted probability
     rows and projects it onto the simplex in the Euclidean norm (a 1-Lipschitz map that leaves the
     fitted rows unchanged): with ``extension="kirszbraun"`` and p_x = p_y = 2 the result is an
-    L-Lipschitz probability field, a minimizer over all Lipschitz functions; ``predict`` returns
+    L-Lipschitz probability field, a minimizer over all Lipschitz functions; with the per-class
+    extensions (midpoint, McShane, Whitney) each class's probability is L-Lipschitz before the
+    projection, so the Euclidean constant is at most :math:`\sqrt{k}\, L`. ``predict`` returns
     the class of largest probability.
 
     Parameters
