@@ -9,8 +9,12 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import sys
 
 import lipconv
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _substitutions import rst_prolog as _rst_prolog  # noqa: E402
 
 project = "lipconv"
 author = "the lipconv developers"
@@ -29,6 +33,9 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build"]
 default_role = "code"
+# Lists of the code's names that the text uses (|SETTING_COLUMNS|, ...): built from the code at
+# every build, so a guide cannot name a column the code does not record (docs/_substitutions.py).
+rst_prolog = _rst_prolog()
 
 # Every build starts from the sources alone. autosummary writes one stub per public name under
 # api/generated/ and never deletes one, and sphinx-gallery keeps the pages of removed examples: a
@@ -77,6 +84,16 @@ def _drop_inherited_builtin_docstrings(app, what, name, obj, options, lines):
             lines.clear()
 
 
+def _skip_scikit_learn_members(app, what, name, obj, skip, options):
+    """The estimators of :mod:`lipconv.sklearn` inherit scikit-learn's API methods (``get_params``,
+    ``score``, ``set_fit_request``, ...), whose docstrings cite scikit-learn's own glossary and
+    labels; their pages show lipconv's methods only."""
+    if what == "class" and (getattr(obj, "__module__", None) or "").startswith("sklearn."):
+        return True
+    return None
+
+
 def setup(app):
+    app.connect("autodoc-skip-member", _skip_scikit_learn_members)
     # Before numpydoc (priority 500) rewrites the lines.
     app.connect("autodoc-process-docstring", _drop_inherited_builtin_docstrings, priority=100)

@@ -2,7 +2,8 @@ r"""lipconv: certified solvers and convergence-rate verification for Lipschitz-r
 
 Subpackages (DESIGN.md): manifolds, losses, norms, solvers, extension, continuum,
 discrepancy, rates, neural, nn, plotting. They are imported on first access, so
-``import lipconv`` stays light; torch and matplotlib load only where used.
+``import lipconv`` stays light; torch and matplotlib load only where used. The scikit-learn
+estimators live in ``lipconv.sklearn`` (import it explicitly; scikit-learn is optional).
 
 Examples
 --------

@@ -1,13 +1,13 @@
 r"""The Wasserstein-1 distance between the empirical measure and rho ([FCAO] Lemma 4.10 with L = 1)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import brentq
 
 from .._tree import build_tree, weighted_nearest
-from .._validation import check_int, check_points, check_positive, check_rng
+from .._validation import check_int, check_points, check_positive, check_real, check_rng
 from ._semidiscrete import rho_points, sample_spacing, transport_auction
 
 __all__ = ["W1Result", "wasserstein1", "DEFAULT_MIN_POINTS"]
@@ -51,6 +51,10 @@ class W1Result:
         Points of rho in the plan's replicate (0 on the exact paths).
     replicates : int
         Independent replicates that estimate the lower side (0 on the exact paths).
+    potential_value, potential_lo, potential_error : float or None
+        With a user's ``potential`` (:func:`wasserstein1`): the estimate of the Kantorovich lower
+        bound it implies, that estimate minus ``se_multiple`` standard errors (a one-sided
+        confidence bound, lo <= W1, not clipped at 0), and the standard error. None without one.
     """
 
     value: float
@@ -62,9 +66,24 @@ class W1Result:
     n: int
     N: int
     replicates: int
+    potential_value: float | None = None
+    potential_lo: float | None = None
+    potential_error: float | None = None
 
     def __float__(self) -> float:
         return self.value
+
+    def __repr__(self) -> str:
+        """One line: the bracket with its relative width, how it was obtained, and the bound of a
+        user's potential when one was given."""
+        text = (
+            f"W1Result(value={self.value:.6g}, lo={self.lo:.6g}, hi={self.hi:.6g}, "
+            f"relative_width={self.relative_width:.3g}, integration_error={self.integration_error:.3g}, "
+            f"method={self.method!r}, metric={self.metric!r}, n={self.n}, N={self.N}, replicates={self.replicates}"
+        )
+        if self.potential_lo is not None:
+            text += f", potential_lo={self.potential_lo:.6g} (estimate {self.potential_value:.6g})"
+        return text + ")"
 
     @property
     def relative_width(self) -> float:
@@ -78,7 +97,7 @@ def _exact(value: float, method: str, metric: str, n: int) -> W1Result:
 
 def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambient", seed=0,
                  points_per_sample: int | None = None, replicates: int = _REPLICATES,
-                 se_multiple: float = _SE_MULTIPLE) -> W1Result:
+                 se_multiple: float = _SE_MULTIPLE, potential=None) -> W1Result:
     r"""Wasserstein-1 distance between the empirical measure of ``samples`` and rho on ``manifold``.
 
     .. math::
@@ -165,11 +184,48 @@ def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambi
         Independent replicates of the lower side (>= 2).
     se_multiple : float
         Standard errors added to hi and subtracted from lo (> 0).
+    potential : array_like, shape (n,), or callable, optional
+        A semi-dual potential g on the samples, in POT's convention (the output of
+        ``ot.semidiscrete.solve_semidiscrete(samples, sampler, metric="euclidean")``, rho the
+        source), or a callable returning it at the samples (``potential(samples)``, shape (n,)).
+        Its c-transform :math:`\varphi(y) = \min_i (\|y - x_i\|_2 - g_i)` is 1-Lipschitz, so
+        (Kantorovich-Rubinstein)
+
+        .. math:: W_1(\rho_n, \rho) \ \ge\ \int \varphi\, \rho - \frac1n \sum_{i=1}^n \varphi(x_i)
+                  \ \ge\ \int \varphi\, \rho + \frac1n \sum_{i=1}^n g_i,
+
+        the right end being POT's semi-dual value at g (:math:`\varphi(x_i) \le -g_i`). The middle
+        bound is estimated exactly like the lower side of the semi-discrete bracket, on
+        ``replicates`` replicates of points of rho (as many as that side uses, N on the exact
+        paths), and returned beside the bracket as ``potential_value``, ``potential_lo`` (minus
+        ``se_multiple`` standard errors) and ``potential_error``; the bracket itself is the same as
+        without it. It bounds the ambient W1, hence also the geodesic one.
 
     Returns
     -------
     W1Result
+
+    Examples
+    --------
+    Any potential gives a certified lower bound: g = 0 gives the mean distance from rho to its
+    nearest sample, and the optimal potential (the bracket's own lower side) gives more. A
+    potential from POT's semi-discrete solver is passed the same way
+    (:ref:`sphx_glr_auto_examples_plot_pot_potential.py`).
+
+    >>> import numpy as np
+    >>> from lipconv.discrepancy import wasserstein1
+    >>> from lipconv.manifolds import FlatCube
+    >>> cube = FlatCube(2, 2)
+    >>> X = cube.sample(64, np.random.default_rng(0))
+    >>> res = wasserstein1(X, cube, potential=np.zeros(64))
+    >>> bool(0 < res.potential_lo < res.lo <= res.hi)
+    True
     """
+    if potential is not None:
+        result = wasserstein1(samples, manifold, N=N, metric=metric, seed=seed, points_per_sample=points_per_sample,
+                              replicates=replicates, se_multiple=se_multiple)
+        return _with_potential(result, check_points(samples, "samples"), potential, manifold, N=N, seed=seed,
+                               replicates=replicates, se_multiple=se_multiple)
     X = check_points(samples, "samples")
     if X.shape[1] != manifold.d:
         raise ValueError(f"samples must have d = {manifold.d} columns to match the manifold, got {X.shape[1]}")
@@ -212,21 +268,55 @@ def _semidiscrete_bracket(X, manifold, k: int, replicates: int, se_multiple: flo
     else:
         assign, prices = transport_auction(X, Y, k, sample_spacing(X, manifold.m))
         plan_cost = float(np.mean(np.linalg.norm(Y - X[assign], axis=1)))
-    tree = build_tree(X)
-    at_samples = float(np.mean(weighted_nearest(tree, prices, 1.0, X)[0]))
     # The lower side's replicates are smaller than the plan's (half, at least DEFAULT_MIN_POINTS):
     # the integrand is 1-Lipschitz and its quasi-Monte Carlo error is far below the width, and their
     # spread, used for the plan's fluctuation too, only overstates that of the larger set.
-    size = min(N, max(DEFAULT_MIN_POINTS, N // 2))
-    estimates = np.array([
-        np.mean(weighted_nearest(tree, prices, 1.0, rho_points(manifold, size, rng)[0])[0]) - at_samples
-        for _ in range(replicates)
-    ])
+    estimates = _potential_estimates(X, prices, manifold, _lower_size(N), replicates, rng)
     spread = float(np.std(estimates, ddof=1))
     se = spread / float(np.sqrt(replicates))
     lo = max(float(np.mean(estimates)) - se_multiple * se, 0.0)
     hi = plan_cost + se_multiple * spread
     return W1Result(0.5 * (lo + hi), lo, hi, se, "semi-discrete", "ambient", n, N, replicates)
+
+
+def _lower_size(N: int) -> int:
+    """Points of rho per replicate of the lower side, for a plan of N points."""
+    return min(N, max(DEFAULT_MIN_POINTS, N // 2))
+
+
+def _potential_estimates(X: np.ndarray, prices: np.ndarray, manifold, size: int, replicates: int, rng) -> np.ndarray:
+    r"""One estimate per replicate of :math:`\int \varphi\, \rho - \frac1n \sum_i \varphi(x_i)` for the
+    1-Lipschitz :math:`\varphi(y) = \min_i (P_i + \|y - x_i\|_2)` (the c-transform of the prices P),
+    each on ``size`` fresh points of rho (:func:`~lipconv.discrepancy._semidiscrete.rho_points`);
+    each is an unbiased estimate of a lower bound of :math:`W_1(\rho_n, \rho)` (Kantorovich-Rubinstein)."""
+    tree = build_tree(X)
+    at_samples = float(np.mean(weighted_nearest(tree, prices, 1.0, X)[0]))
+    return np.array([
+        np.mean(weighted_nearest(tree, prices, 1.0, rho_points(manifold, size, rng)[0])[0]) - at_samples
+        for _ in range(replicates)
+    ])
+
+
+def _with_potential(result: W1Result, X: np.ndarray, potential, manifold, *, N, seed, replicates: int,
+                    se_multiple: float) -> W1Result:
+    """``result`` with the lower bound implied by a user's semi-dual potential g (prices P = -g)."""
+    g = potential(X) if callable(potential) else potential
+    g = check_real(g, "potential")
+    if g.shape != (X.shape[0],):
+        raise ValueError(
+            f"potential must have one value per sample, shape ({X.shape[0]},), got shape {g.shape}"
+        )
+    replicates = check_int(replicates, "replicates", minimum=2)
+    se_multiple = check_positive(se_multiple, "se_multiple")
+    # The bracket's own lower side used replicates of _lower_size(N) points; the exact paths use N.
+    if result.method == "semi-discrete":
+        size = _lower_size(result.N)
+    else:
+        size = DEFAULT_MIN_POINTS if N is None else check_int(N, "N", minimum=1)
+    estimates = _potential_estimates(X, -g, manifold, size, replicates, check_rng(seed))
+    value = float(np.mean(estimates))
+    se = float(np.std(estimates, ddof=1)) / float(np.sqrt(replicates))
+    return replace(result, potential_value=value, potential_lo=value - se_multiple * se, potential_error=se)
 
 
 def _exact_plan(X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:

@@ -71,6 +71,16 @@ class SlopeFit:
     local_slopes: np.ndarray = field(repr=False)
     n_boot: int = 0
 
+    def __repr__(self) -> str:
+        """One line: the slope with its interval, the intercept, and the design it was fitted on."""
+        counts = np.asarray(self.counts)
+        rows = f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}"
+        return (
+            f"SlopeFit(slope={self.slope:.4g}, {100 * self.level:g}% interval [{self.ci_low:.4g}, {self.ci_high:.4g}], "
+            f"intercept={self.intercept:.4g}, n={self.n_values[0]:g}..{self.n_values[-1]:g} "
+            f"({len(self.n_values)} sizes, {rows} rows each), n_boot={self.n_boot})"
+        )
+
     def contains(self, exponent: float) -> bool:
         """Whether the slope interval contains ``exponent``."""
         return bool(self.ci_low <= exponent <= self.ci_high)

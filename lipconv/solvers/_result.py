@@ -158,6 +158,18 @@ class LipschitzResult(_Certified):
     gap_tol: float = 1e-6
     dual: tuple | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        """One line: the problem's size, L, the objective, both parts of the certificate with their
+        tolerances, the method and the time (the values are in ``values``)."""
+        n, k = self.values.shape
+        lam = "None" if self.lam is None else f"{self.lam:.6g}"
+        return (
+            f"LipschitzResult(n={n}, k={k}, lam={lam}, L={self.lipschitz:.6g}, objective={self.objective:.6g}, "
+            f"max_violation={self.max_violation:.3g} (tol {self.feasibility_tol:g}), "
+            f"relative_gap={self.relative_gap:.3g} (tol {self.gap_tol:g}), certified={self.certified}, "
+            f"method={self.method!r}, status={self.status!r}, solve_time={self.solve_time:.3g}s)"
+        )
+
     def predict(self, X_new, *, kind: str = "auto"):
         """Evaluate a Lipschitz extension of ``values`` at ``X_new`` (shape (m, d)).
 
