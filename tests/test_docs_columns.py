@@ -11,7 +11,7 @@ import pytest
 
 import lipconv.manifolds
 from lipconv.losses import LOSSES
-from lipconv.rates import COLUMNS, LABELS, SETTING_COLUMNS, SweepConfig
+from lipconv.rates import COLUMNS, LABELS, METHOD_RUNNERS, SETTING_COLUMNS, SweepConfig
 from lipconv.rates._sweep import KEY_COLUMNS
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -35,11 +35,11 @@ def test_the_substitutions_are_the_codes_lists():
 def test_the_guides_list_the_columns_through_the_code(guide):
     """Each guide states the key and setting columns through the generated lists, uses no
     substitution the build does not define, and every name it writes as a literal is something the
-    code has: a column, a SweepConfig setting, a loss, a label, a manifold or an exception."""
+    code has: a column, a SweepConfig setting, a loss, a label, a method, a manifold or an exception."""
     text = (ROOT / guide).read_text(encoding="utf-8")
     assert "|KEY_COLUMNS|" in text and "|SETTING_COLUMNS|" in text
     assert set(re.findall(r"\|([A-Z_]+)\|", text)) <= set(_substitutions())
-    known = (set(COLUMNS) | {f.name for f in dataclasses.fields(SweepConfig)} | set(LOSSES) | set(LABELS)
+    known = (set(COLUMNS) | {f.name for f in dataclasses.fields(SweepConfig)} | set(LOSSES) | set(LABELS) | set(METHOD_RUNNERS)
              | set(lipconv.manifolds.__all__) | {n for n in dir(builtins) if n.endswith("Error")})
     names = set(re.findall(r"``([A-Za-z_][A-Za-z0-9_]*)``", text))
     assert names - known == set()

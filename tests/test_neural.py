@@ -127,6 +127,11 @@ def test_rate_runner_protocol():
     X, y = _problem(20)
     res = rate_runner(X, y, lam=0.1, loss="squared", seed=None)
     assert res.method == "neural" and res.seed == 0 and res.solve_time > 0
+    # The study's training budget: the wider network below n = 256, the defaults from there on.
+    assert res.hidden == (128, 128) and res.epochs == 1000
+    from lipconv.neural._regression import _study_training
+
+    assert _study_training(255) == {"hidden": (128, 128)} and _study_training(256) == {}
     assert res.predict(X[:5]).shape == (5,)
     assert res.lipschitz == res.lipschitz_discrete
     np.testing.assert_allclose(res.objective, res.loss_value + 0.1 * res.lipschitz, rtol=1e-12, atol=0)
