@@ -138,8 +138,8 @@ def test_rate_runner_protocol():
     convex = lipschitz_regression(X, y, lam=0.1)
     np.testing.assert_allclose(res.convex_objective, convex.objective, rtol=1e-9, atol=0)
     assert res.relative_gap >= 0 and res.consistent
-    bound = res.lipschitz_bound(X[:4], np.full(4, 1e-9))
-    np.testing.assert_allclose(bound, gradient_norms(res.model, torch.as_tensor(X[:4])).numpy(), rtol=1e-7, atol=0)
+    grads = gradient_norms(res.model, torch.as_tensor(X)).numpy()
+    assert res.lipschitz_lower >= grads.max() * (1 - 1e-12) and res.lipschitz_upper >= res.lipschitz_lower
     assert torch.get_num_threads() == 1  # the fixture's value, restored by the runner
 
 

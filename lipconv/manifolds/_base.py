@@ -308,12 +308,8 @@ class Manifold(ABC):
         ----------
         f : callable
             Ambient points (q, d) -> values (q,) (or (q, k), taken in the Euclidean norm).
-        L : float or callable
-            A Lipschitz constant of f in the ambient Euclidean distance, or local ones: a callable
-            ``L(centres, radii)`` -> (q,) returning, for each ball :math:`B(c_i, r_i)` (ambient points
-            (q, d), radii (q,)), a Lipschitz constant of f on that ball. Each cell is judged with the
-            constant of the ball around its centre that holds it (a network's certified local
-            bounds, :meth:`lipconv.neural.NeuralResult.lipschitz_bound`); they shrink with the cells.
+        L : float
+            A Lipschitz constant of f in the ambient Euclidean distance.
         t_extra : sequence of float
         rtol, N0, max_evals
 
@@ -322,9 +318,7 @@ class Manifold(ABC):
         lo, hi : float
         evals : int
         """
-        local = callable(L)
-        if not local:
-            L = float(L)
+        L = float(L)
         plo, phi, periodic = self._param_box()
         counts = grid_counts(check_int(N0, "N0", minimum=2), self.m)
         axes = []
@@ -338,19 +332,11 @@ class Manifold(ABC):
 
         def values(P):
             """|f| at parameter points P (rows)."""
-            return judge(P, None, None)
-
-        def judge(P, clo, chi):
-            """|f| at parameter points P (rows); with their cells [clo, chi], the cells' bounds
-            |f(centre)| + L r (r the cell's ambient radius around its centre)."""
             nonlocal evals
             x = self._clip(self.embed(self._from_param(P)))
-            v = np.linalg.norm(np.asarray(f(x), dtype=float).reshape(P.shape[0], -1), axis=1)
+            v = np.asarray(f(x), dtype=float).reshape(P.shape[0], -1)
             evals += P.shape[0]
-            if clo is None:
-                return v
-            r = self.scale * self._cell_radius(clo, chi)
-            return v, v + (np.asarray(L(x, r), dtype=float) if local else L) * r
+            return np.linalg.norm(v, axis=1)
 
         # The first grid's nodes (boundary and kinks included) seed lo; then every cell is judged by
         # its centre, from which each of its points is within _cell_radius (half steps in every
@@ -361,8 +347,9 @@ class Manifold(ABC):
         cell_lo = np.stack(np.meshgrid(*[a[:-1] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
         cell_hi = np.stack(np.meshgrid(*[a[1:] for a in axes], indexing="ij"), axis=-1).reshape(-1, self.m)
         halves = np.array(np.meshgrid(*[[0, 1]] * self.m, indexing="ij")).reshape(self.m, -1).T
-        v, ub = judge(0.5 * (cell_lo + cell_hi), cell_lo, cell_hi)
+        v = values(0.5 * (cell_lo + cell_hi))
         lo = max(lo, float(v.max(initial=0.0)))
+        ub = v + L * self.scale * self._cell_radius(cell_lo, cell_hi)
         children = halves.shape[0]
         closed = 0.0  # the largest bound of the cells closed so far (they stay part of hi)
         while True:
@@ -382,8 +369,9 @@ class Manifold(ABC):
             mid = 0.5 * (slo + shi)
             new_lo = np.where(halves[None, :, :] == 0, slo[:, None, :], mid[:, None, :]).reshape(-1, self.m)
             new_hi = np.where(halves[None, :, :] == 0, mid[:, None, :], shi[:, None, :]).reshape(-1, self.m)
-            v, new_ub = judge(0.5 * (new_lo + new_hi), new_lo, new_hi)
+            v = values(0.5 * (new_lo + new_hi))
             lo = max(lo, float(v.max(initial=0.0)))
+            new_ub = v + L * self.scale * self._cell_radius(new_lo, new_hi)
             cell_lo = np.concatenate([cell_lo[rest], new_lo])
             cell_hi = np.concatenate([cell_hi[rest], new_hi])
             ub = np.concatenate([ub[rest], new_ub])

@@ -25,8 +25,7 @@ Every dot product's rounding is covered by adding :math:`\gamma_h \cdot |x| \cdo
 floating-point dot products of length h), so the bounds hold in floating point, not only in exact
 arithmetic. On a box where no unit is undecided the bound is the gradient norm there, to rounding:
 the bounds are tight on small boxes, which is what the branch and bound of
-:func:`lipschitz_bracket` and the sup brackets of the rate study
-(:meth:`lipconv.manifolds.Manifold.lipschitz_sup` with local constants) rely on. The product of
+:func:`lipschitz_bracket` relies on. The product of
 the layers' spectral norms ([FOA] eq. (6)) is the same kind of bound with every unit undecided
 and the signs thrown away; it is kept beside these for comparison only.
 

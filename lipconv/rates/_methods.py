@@ -18,15 +18,14 @@ and may have
 
 * ``values``: (n,) or (n, k), the minimizer's values at the samples (default: ``predict(X)``);
 * ``p_x``: the norm on X of the Lipschitz constraint (default 2);
-* ``lipschitz_bound(centres, radii)`` -> (q,): certified Lipschitz constants of ``predict`` on the
-  Euclidean balls :math:`B(c_i, r_i)`. A method that has it returns a function defined everywhere
-  (a network), whose own errors are then measured beside those of the extensions of its values
+* ``lipschitz_upper``: a certified upper bound of the Lipschitz constant of ``predict`` on the box X
+  of (2.7) (which holds M). A method that has it returns a function defined everywhere (a
+  network), whose own errors are then measured beside those of the extensions of its values
   (columns ``l2sq_function``, ``linf_function_lo``/``hi``);
 * ``method`` (str), ``solve_time`` (float), and the floats ``max_violation`` and ``relative_gap`` (the
   two parts of the certificate of (values, lipschitz) as a point of the exact program),
-  ``lipschitz_upper`` (a certified upper bound of the Lipschitz constant of ``predict``),
-  ``objective_upper`` (:math:`J_n` there), ``lower_bound`` (a certified lower bound of the optimum
-  of (2.7)) and ``relative_gap_upper``, each recorded when present
+  ``objective_upper`` (:math:`J_n` at ``lipschitz_upper``), ``lower_bound`` (a certified lower bound of
+  the optimum of (2.7)) and ``relative_gap_upper``, each recorded when present
   (:data:`lipconv.rates._sweep.OPTIONAL_RESULT_COLUMNS`).
 
 :class:`lipconv.solvers.LipschitzResult` and :class:`lipconv.neural.NeuralResult` qualify; the sweep

@@ -40,13 +40,13 @@ worst extension's errors (B exceeds the error at the nearest sample by at most
 :math:`L_n + \mathrm{Lip}(u^\lambda)` times the distance to it). The error at the
 samples is every extension's. J and Lemma 4.12 need one extension and are not measured (nan).
 
-A method whose result certifies local Lipschitz constants of its own function (``lipschitz_bound``,
-a trained network: :class:`lipconv.neural.NeuralResult`) returns a function defined everywhere, not
-only sample values; its errors are then those of the function itself, measured beside the worst
-extension of its sample values (which the theorems bound for any minimizer with those values):
-``l2sq_function`` with its standard error on the same stratified sample, and the certified bracket
-``linf_function_lo/hi``, whose cells are judged with the network's certified local bounds plus
-:math:`\mathrm{Lip}(u^\lambda)`.
+A method whose result certifies an upper bound of the Lipschitz constant of its own function on the
+box X (``lipschitz_upper``, a trained network: :class:`lipconv.neural.NeuralResult`) returns a
+function defined everywhere, not only sample values; its errors are then those of the function
+itself, measured beside the worst extension of its sample values (which the theorems bound for any
+minimizer with those values): ``l2sq_function`` with its standard error on the same stratified
+sample, and the certified bracket ``linf_function_lo/hi``, whose cells are judged with that bound
+plus :math:`\mathrm{Lip}(u^\lambda)` (segments between points of M stay in the convex box X).
 
 With a quadrature reference the errors are measured on its nodes (no sup bracket).
 """
@@ -80,19 +80,22 @@ def _sample_values(result, X) -> np.ndarray:
 
 
 def _function_bound(result, problem):
-    """Local Lipschitz constants of predict - u^lambda on balls, from the method's certified
-    ``lipschitz_bound`` (a network's), or None when the method certifies none."""
-    bound = getattr(result, "lipschitz_bound", None)
-    if bound is None:
+    """A Lipschitz constant of predict - u^lambda on the box X, from the method's certified
+    ``lipschitz_upper`` (a network's), or None when the method certifies none.
+
+    A segment between two points of M lies in X (a box, convex), so the constant holds for every
+    pair of points of M, whatever cell of a sup bracket they share."""
+    upper = getattr(result, "lipschitz_upper", None)
+    if upper is None or not np.isfinite(float(upper)):
         return None
-    return lambda centres, radii: np.asarray(bound(centres, radii), dtype=float) + problem.lipschitz_ref
+    return float(upper) + problem.lipschitz_ref
 
 
 def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rtol_sup: float = 0.05,
                   max_error_points: int = 1 << 20, max_sup_evals: int = 400_000) -> dict:
     r"""Errors of the extensions of u_n (``result``, a :class:`lipconv.solvers.LipschitzResult` or
     any result of the method-runner protocol, :mod:`lipconv.rates._methods`: ``predict``,
-    ``lipschitz``, ``objective``, and optionally ``values``, ``p_x``, ``lipschitz_bound``) against
+    ``lipschitz``, ``objective``, and optionally ``values``, ``p_x``, ``lipschitz_upper``) against
     :math:`u^\lambda` (module docstring).
 
     Parameters
@@ -118,7 +121,7 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
         ``n_error`` (points used), ``linf_mid_lo``, ``linf_mid_hi``, ``linf_lo``, ``linf_hi`` (worst
         envelope), ``sup_evals``, ``J_un`` (worst extension), ``excess_J``, ``excess_J_se``,
         ``lemma412``, ``l2sq_samples``, ``gap_Jn``; with a quadrature reference the nodes' values.
-        With a certified ``lipschitz_bound``: ``l2sq_function``, ``l2sq_function_se``,
+        With a certified ``lipschitz_upper``: ``l2sq_function``, ``l2sq_function_se``,
         ``linf_function_lo``, ``linf_function_hi`` (the returned function's own errors).
     """
     from ..losses import get_loss

@@ -578,7 +578,7 @@ def _network_section(ok, groups, by_group, varying, note: str) -> list[str]:
         "convex solve's certified lower bound (lipconv.solvers.certify); 'at Lip+' is the same at the certified "
         "upper bound of Lip(u_theta) on X, a bound on the suboptimality of the network as a function. Errors: "
         "the network's own L2(rho)^2 error (stratified, with its standard error) and the upper end of its "
-        "certified sup bracket (cells judged with the network's certified local Lipschitz bounds), beside the "
+        "certified sup bracket (cells judged with the certified upper bound of Lip(u_theta) on X), beside the "
         "exact minimizer's midpoint and worst extensions on the same (n, seed), and the worst extension of the "
         f"network's own sample values. Target: median gap <= {GAP_TARGET:.0%} at every n.",
         "",
