@@ -52,11 +52,10 @@ def test_extremality_of_mcshane_whitney():
 @pytest.mark.parametrize("path", ["blocks", "tree"])
 def test_blocking_bounds_memory(path, monkeypatch):
     """20,000 x 20,000 in the issue; here 3,000 x 3,000 queries x points: the peak memory of a call is
-    O(block), not the 72 MB of the full distance matrix. 9e6 pairs go to the KD-tree
-    (TREE_MIN_PAIRS = 4e6), which needs O(n) memory; with the threshold raised, the same call runs the
-    dense blocks, whose peak is the block D, L D and u + L D (3 MiB for a 1 MiB block, measured)."""
-    if path == "blocks":
-        monkeypatch.setattr(_mcshane, "TREE_MIN_PAIRS", np.inf)
+    O(block), not the 72 MB of the full distance matrix, on both paths (chosen here by TREE_MIN_PAIRS):
+    the dense blocks hold D, L D and u + L D at once (3 MiB for a 1 MiB block, measured), the KD-tree
+    O(n) (0.3 MiB)."""
+    monkeypatch.setattr(_mcshane, "TREE_MIN_PAIRS", np.inf if path == "blocks" else 0)
     rng = np.random.default_rng(1)
     X = rng.uniform(size=(3000, 5))
     Q = rng.uniform(size=(3000, 5))
@@ -70,8 +69,9 @@ def test_blocking_bounds_memory(path, monkeypatch):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 4 * block, f"peak {peak} bytes is not bounded by the block size ({block} bytes)"
-    # The dense blocks give the dense answer bit for bit (the same cdist rows, the same min); the
+    # Against one dense block: the blocks give it bit for bit (the same cdist rows, the same min); the
     # KD-tree sums each distance's squares in its own order, a few ulps of the distance apart.
+    monkeypatch.setattr(_mcshane, "TREE_MIN_PAIRS", np.inf)
     atol = 0.0 if path == "blocks" else 8 * np.finfo(float).eps * (np.abs(u).max() + np.sqrt(5.0))
     np.testing.assert_allclose(out[:50], mcshane(X, u, Q[:50], L=1.0), rtol=0, atol=atol)
 
