@@ -19,7 +19,7 @@ settings.load_profile(os.environ.get("LIPCONV_HYPOTHESIS_PROFILE", "ci"))
 
 
 def _draws_independent_of_imported_modules() -> None:
-    """Hypothesis (>= 6.131) mixes into its draws the literals of every project module imported so far
+    """Hypothesis (6.155 here) mixes into its draws the literals of every project module imported so far
     (lipconv's, here), so a derandomized test drew other examples alone than in the full run, and
     other examples again after any edit to a literal anywhere in lipconv: a failure came and went with
     the order of the tests. Without that pool the draws depend only on the test and hypothesis's
