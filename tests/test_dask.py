@@ -18,7 +18,9 @@ def test_dask_local_cluster_matches_sequential_and_resumes(tmp_path):
     kw = dict(ms=(1, 2), ns=(16, 32), seeds=(0, 1), n_reference=64, sup_evals=20_000, progress=False,
               methods=("convex", "neural"), method_scope={"neural": {"problems": ("cube:m=1",), "seeds": (0,)}})
     seq = run_sweep(SweepConfig(output=str(tmp_path / "seq.csv"), backend="sequential", **kw))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    # The scheduler's HTTP server starts whatever dashboard_address says (None means port 8787, taken when
+    # another cluster runs on the machine: a warning and a fallback port); ":0" asks for a free port.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         cfg = SweepConfig(output=str(tmp_path / "dask.csv"), backend="dask", scheduler=cluster.scheduler_address,
                           n_jobs=2, **kw)
         dsk = run_sweep(cfg)

@@ -299,13 +299,19 @@ def _cube_norms(u, L: float, m: int, cells: int | None = None):
     def f(x):
         return u(M.intrinsic(x))
 
-    K_lo, K_hi, _ = M.lipschitz_sup(f, L / M.scale, rtol=0.01, N0=1024, max_evals=100_000)
+    budget = 100_000
+    K_lo, K_hi, evals = M.lipschitz_sup(f, L / M.scale, rtol=0.01, N0=1024, max_evals=budget)
     nodes, w = M.grid_quadrature((cells,) * m)
     vals = np.abs(f(nodes))
     delta = L * (2.0 / cells) * math.sqrt(m) / 2
     np.testing.assert_allclose(w, 1.0 / cells**m, rtol=1e-12)
     assert vals.max() <= K_hi * (1 + 1e-12) and K_lo <= vals.max() + delta * (1 + 1e-9)
-    assert K_lo <= K_hi <= (1.01 + 1e-9) * K_lo + 1e-12
+    assert K_lo <= K_hi
+    # The bracket reaches rtol only within the budget: it stops early when the next split (2^m
+    # evaluations a cell) does not fit, e.g. along a ridge of sin(5 x_1) where a whole line attains
+    # the maximum. Either way [K_lo, K_hi] is certified, which is all the check below uses.
+    if evals <= budget - 2**m:
+        assert K_hi <= (1.01 + 1e-9) * K_lo + 1e-12
     return K_lo, K_hi, 2.0**m * float(w @ (vals + delta) ** 2)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.stats import ortho_group
 
 from .._validation import check_int, check_points, check_rng
+from ..norms import pnorm
 
 __all__ = ["Manifold", "DENSITIES", "LINEAR_TILT", "ON_MANIFOLD_RTOL", "stratified_error"]
 
@@ -336,7 +337,9 @@ class Manifold(ABC):
             x = self._clip(self.embed(self._from_param(P)))
             v = np.asarray(f(x), dtype=float).reshape(P.shape[0], -1)
             evals += P.shape[0]
-            return np.linalg.norm(v, axis=1)
+            # pnorm scales by the largest entry: sqrt(sum v^2) underflows to 0 for |f| < 1.5e-154,
+            # which made the bracket [0, 0] miss a tiny nonzero maximum.
+            return pnorm(v, 2)
 
         # The first grid's nodes (boundary and kinks included) seed lo; then every cell is judged by
         # its centre, from which each of its points is within _cell_radius (half steps in every
