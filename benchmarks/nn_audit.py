@@ -220,34 +220,34 @@ def _art_classifier(model):
                              clip_values=(0.0, 1.0))
 
 
+def _references():
+    """The independent references shared with the tests (tests/_nn_references.py)."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "tests" / "_nn_references.py"
+    spec = importlib.util.spec_from_file_location("_nn_references", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def dense_search_max(model, x, c, j, *, radius, n_random=4000, ascent=50, seed=0):
     """Reference maximum of ||grad(f_c - f_j)||_2 over the L2 ball (clipped to [0, 1]): the best of
     many uniform points, then projected gradient ascent on the gradient norm from the 20 best."""
-    gen = torch.Generator().manual_seed(seed)
-    N = x.numel()
-    g = torch.randn((n_random, N), generator=gen)
-    pts = (x.reshape(1, -1) + g / g.norm(dim=1, keepdim=True) * radius
-           * torch.rand((n_random, 1), generator=gen) ** (1 / N)).clamp(0, 1)
+    return _references().dense_gradient_norm_max(model, x, c, j, radius=radius, n_random=n_random, ascent=ascent,
+                                                  starts=20, step=0.02, seed=seed)
 
-    def gnorm(z, create=False):
-        z = z.clone().requires_grad_(True)
-        out = model(z)
-        gr = torch.autograd.grad((out[:, c] - out[:, j]).sum(), z, create_graph=create)[0]
-        return gr.norm(dim=1), z
 
-    vals, _ = gnorm(pts)
-    best = float(vals.max())
-    start = pts[vals.argsort(descending=True)[:20]].clone()
-    for _ in range(ascent):
-        v, z = gnorm(start, create=True)
-        best = max(best, float(v.detach().max()))
-        step = torch.autograd.grad(v.sum(), z, allow_unused=True)[0]
-        if step is None:
-            break
-        start = start + 0.02 * radius * step / step.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        d = start - x.reshape(1, -1)
-        start = (x.reshape(1, -1) + d * (radius / d.norm(dim=1, keepdim=True)).clamp(max=1)).clamp(0, 1).detach()
-    return best
+def _art_margin_over_clever(model, x, c, j, *, radius, seed):
+    """ART's CLEVER as a Lipschitz estimate: margin / clever_t score (NaN when the score is the radius,
+    which carries no estimate)."""
+    import art.metrics as art_metrics
+
+    np.random.seed(seed)
+    score = art_metrics.clever_t(_art_classifier(model), x.numpy(), j, 50, 20, radius, 2, pool_factor=10)
+    logits = model(x[None]).detach()[0]
+    return float(logits[c] - logits[j]) / score if score < radius else np.nan
 
 
 def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
@@ -289,11 +289,7 @@ def section_lipschitz(models, Xte, yte, n, n_samples=5, radius=0.5):
                 cl0_ratio.append(ours0.lipschitz[i, j] / dense)
                 upper_ok += ours.upper[i, j] >= max(dense, ours.sample_max[i, j]) * (1 - 1e-9)
                 if art_metrics is not None:
-                    np.random.seed(i * 10 + j)
-                    score = art_metrics.clever_t(_art_classifier(model), x[i].numpy(), j, 50, 20, radius, 2,
-                                                 pool_factor=10)
-                    logits = model(x[i:i + 1]).detach()[0]
-                    art_ratio.append(float(logits[c] - logits[j]) / score / dense if score < radius else np.nan)
+                    art_ratio.append(_art_margin_over_clever(model, x[i], c, j, radius=radius, seed=i * 10 + j) / dense)
         gr, cr, c0, ar = (np.array(a) for a in (gev_ratio, cl_ratio, cl0_ratio, art_ratio))
 
         def below(a):
@@ -523,11 +519,7 @@ def section_clever(models, Xte, yte, n, n_samples=5, radius=0.5):
                 low.append(res.sample_max[i, j] / ref)
                 ok += ref <= res.upper[i, j] * (1 + 1e-9)
                 if art_metrics is not None:
-                    np.random.seed(i * 10 + j)
-                    score = art_metrics.clever_t(_art_classifier(model), x[i].numpy(), j, 50, 20, radius, 2,
-                                                 pool_factor=10)
-                    logits = model(x[i:i + 1]).detach()[0]
-                    art.append(float(logits[c] - logits[j]) / score / ref if score < radius else np.nan)
+                    art.append(_art_margin_over_clever(model, x[i], c, j, radius=radius, seed=i * 10 + j) / ref)
         est, low, art = np.array(est), np.array(low), np.array(art)
         art_below = f"{int(np.nansum(art < 1 - 1e-6))}/{int(np.isfinite(art).sum())}" if art.size else "-"
         art_med = np.nanmedian(art) if np.isfinite(art).any() else np.nan
@@ -537,21 +529,6 @@ def section_clever(models, Xte, yte, n, n_samples=5, radius=0.5):
         print(f"  sample 0: {res.brackets()[0]}")
     print("ART med: margin / score / ref over the pairs whose score is below the radius (a score at the radius "
           "carries no estimate)")
-
-
-def _log_form_best_loss(X, Z, L_fixed, *, eps=0.1):
-    """B(L) of the cross-entropy by an independent cvxpy program in log form (all pairs, the simplex, SCS)."""
-    import cvxpy as cp
-
-    n, k = Z.shape
-    U = cp.Variable((n, k))
-    i, j = np.triu_indices(n, 1)
-    dist = np.linalg.norm(X[i] - X[j], axis=1)
-    cons = [U >= 0, cp.sum(U, axis=1) == 1, cp.norm(U[i] - U[j], 2, axis=1) <= L_fixed * dist]
-    obj = (cp.sum(cp.multiply(-(Z + eps), cp.log(U + eps))) + np.sum((Z + eps) * np.log(Z + eps))) / n
-    prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver="SCS", eps=1e-9, max_iters=100_000)
-    return prob.value, prob.status
 
 
 def section_ce(models, Xte, yte, n, n_train=30):
@@ -569,7 +546,7 @@ def section_ce(models, Xte, yte, n, n_train=30):
             warnings.simplefilter("error")  # an uncertified row would warn: fail loudly instead
             gap, t1 = _cpu(lambda: L.lipschitz_loss_gap(model, x, y, loss="cross_entropy"))
         row = gap.row("data")
-        (ref, status), t2 = _cpu(lambda: _log_form_best_loss(x.numpy(), np.eye(10)[y.numpy()], row.lipschitz))
+        (ref, status), t2 = _cpu(lambda: _references().log_form_best_loss(x.numpy(), np.eye(10)[y.numpy()], row.lipschitz))
         print(f"{kind:<9}{'data':<17}{row.lipschitz:>9.4f}{row.best_loss:>15.8g}{row.lower_bound:>15.8g}"
               f"{row.relative_gap:>10.1e}{'certified' if row.certified else 'NOT':>13}{ref:>16.8g}"
               f"{abs(row.best_loss - ref) / ref:>10.1e}{t1:>11.1f}{t2:>9.1f}")

@@ -13,6 +13,7 @@ nn = torch.nn
 
 import lipconv.nn as L  # noqa: E402
 from lipconv.solvers import lipschitz_regression  # noqa: E402
+from _nn_references import log_form_best_loss  # noqa: E402
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -124,29 +125,18 @@ def test_lipschitz_loss_gap_rejects_bad_input():
         L.lipschitz_loss_gap(model, x, y, loss="cross_entropy", outputs="logits")
 
 
-def _log_form_best_loss(X, Z, L_fixed, *, eps=0.1):
-    """B(L) for the cross-entropy by an independent cvxpy program in log form (all pairs, the simplex with
-    its bounds, SCS to 1e-9): the program of [FCAO] eq. (4.6) written from scratch, not lipconv's."""
-    import cvxpy as cp
-
-    n, k = Z.shape
-    U = cp.Variable((n, k))
-    i, j = np.triu_indices(n, 1)
-    dist = np.linalg.norm(X[i] - X[j], axis=1)
-    cons = [U >= 0, cp.sum(U, axis=1) == 1, cp.norm(U[i] - U[j], 2, axis=1) <= L_fixed * dist]
-    obj = (cp.sum(cp.multiply(-(Z + eps), cp.log(U + eps))) + np.sum((Z + eps) * np.log(Z + eps))) / n
-    prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver="SCS", eps=1e-9, max_iters=100_000)
-    assert prob.status == "optimal"
-    return prob.value
+def _log_form_best_loss(X, Z, L_fixed):
+    value, status = log_form_best_loss(X, Z, L_fixed)
+    assert status == "optimal"
+    return value
 
 
 def test_cross_entropy_loss_gap_of_a_ten_class_network_matches_an_independent_log_form_solve():
     """Issue 28, item 3: on one-hot labels with k = 10 the fixed-L cross-entropy program keeps most values
     at 0 with zero multipliers; both of lipconv's solves (the cutting plane's Newton QPs and the all-pairs
     exponential-cone program) used to stop 'insufficient progress' / 'almost solved' there and
-    lipschitz_loss_gap raised SolverError. The data row must now be certified and equal B(L_data) from an
-    independent log-form program, by either method."""
+    lipschitz_loss_gap raised SolverError ("auto" tries the cutting plane, then all pairs). The data row
+    must now be certified and equal B(L_data) from an independent log-form program, by each method."""
     g = torch.Generator().manual_seed(0)
     n, d, k = 30, 8, 10
     x = torch.rand((n, d), generator=g, dtype=torch.float64)
@@ -158,7 +148,7 @@ def test_cross_entropy_loss_gap_of_a_ten_class_network_matches_an_independent_lo
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
-    gap = L.lipschitz_loss_gap(model, x, y, loss="cross_entropy")
+    gap = L.lipschitz_loss_gap(model, x, y, loss="cross_entropy", method="cutting-plane")
     row = gap.row("data")
     want = _log_form_best_loss(x.numpy(), np.eye(k)[y.numpy()], row.lipschitz)
     assert want > 1e-3  # L_data is below the labels' constant: a program with work to do

@@ -64,39 +64,6 @@ def test_apgd_step_schedule_follows_the_sparsity_of_the_best_point():
     assert int((d != 0).sum()) == 1 and math.isclose(float(d[3]), 0.3, rel_tol=1e-12)
 
 
-def test_minimal_l1_distance_by_apgd_brackets_the_exact_distance_of_a_linear_classifier():
-    """Bisection over L1-APGD (the default) on a linear two-class model: every distance is finite, never
-    below the exact box-constrained distance (a successful perturbation is an upper bound), and within 3 %
-    of it; restarts do not lose it."""
-    torch.manual_seed(1)
-    N = 10
-    model = nn.Sequential(nn.Linear(N, 2)).double()
-    g = torch.Generator().manual_seed(4)
-    x = torch.rand((6, N), generator=g, dtype=torch.float64) * 0.6 + 0.2
-    y = model(x).argmax(dim=1)
-    logits = model(x).detach()
-    w = (model[0].weight[1] - model[0].weight[0]).detach().numpy()
-    exact = []
-    for i in range(6):
-        wi = w if int(y[i]) == 0 else -w
-        left, d = abs(float(logits[i, 1] - logits[i, 0])), 0.0
-        room = np.where(wi > 0, 1 - x[i].numpy(), x[i].numpy())
-        for j in np.argsort(-np.abs(wi)):
-            take = min(room[j], left / abs(wi[j]))
-            d, left = d + take, left - take * abs(wi[j])
-            if left <= 0:
-                break
-        exact.append(d if left <= 1e-12 else math.inf)
-    exact = np.array(exact)
-    fin = np.isfinite(exact)
-    for restarts in (1, 2):
-        res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, bisections=12, steps=30,
-                                             restarts=restarts)
-        assert np.all(np.isfinite(res.distances[fin]))
-        assert np.all(res.distances[fin] >= exact[fin] * (1 - 1e-9))
-        np.testing.assert_allclose(res.distances[fin], exact[fin], rtol=0.03)
-
-
 @pytest.mark.slow
 def test_l1_attacks_on_digits_match_fab():
     """Issue 28, item 1, on two digits models (benchmarks/nn_audit.py's training; 200 test digits; CPU): at

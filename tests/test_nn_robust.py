@@ -17,6 +17,7 @@ from scipy import stats
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from _nn_references import box_l1_distance_of_linear  # noqa: E402
 from _torch_models import cnn as _cnn, data as _data, mlp as _mlp  # noqa: E402
 
 import lipconv.nn as L  # noqa: E402
@@ -92,38 +93,26 @@ def test_l1_box_projection_is_the_euclidean_projection(z, x, radius):
         assert float(((zt - P) * (w - P)).sum()) <= 1e-9
 
 
-def test_minimal_l1_distance_is_the_box_constrained_distance_of_a_linear_classifier():
+@pytest.mark.parametrize("kw,rtol", [(dict(alpha_ratio=0.25, bisections=14, steps=40), 0.02),
+                                     (dict(bisections=12, steps=30), 0.03),
+                                     (dict(bisections=12, steps=30, restarts=2), 0.03)])
+def test_minimal_l1_distance_is_the_box_constrained_distance_of_a_linear_classifier(kw, rtol):
     """For a linear two-class model the smallest L1 perturbation inside [0, 1]^N that flips the class
-    spends the margin on the largest |w_i| first, each up to its room: bisection over box-aware
-    SLIDE finds it (finite everywhere, within the bisection's resolution, never below it)."""
+    spends the margin on the largest |w_i| first, each up to its room: bisection over box-aware SLIDE
+    (a fixed step) or over L1-APGD (the default, with and without restarts) finds it: finite everywhere,
+    within the bisection's resolution, never below it (a successful perturbation is an upper bound)."""
     torch.manual_seed(1)
     N = 10
     model = nn.Sequential(nn.Linear(N, 2)).double()
     g = torch.Generator().manual_seed(4)
     x = torch.rand((6, N), generator=g, dtype=torch.float64) * 0.6 + 0.2
     y = model(x).argmax(dim=1)
-    logits = model(x).detach()
-    w = (model[0].weight[1] - model[0].weight[0]).detach().numpy()
-    exact = []
-    for i in range(6):
-        wi = w if int(y[i]) == 0 else -w  # direction that raises the other class
-        margin = abs(float(logits[i, 1] - logits[i, 0]))
-        room = np.where(wi > 0, 1 - x[i].numpy(), x[i].numpy())
-        d, left = 0.0, margin
-        for j in np.argsort(-np.abs(wi)):
-            take = min(room[j], left / abs(wi[j]))
-            d += take
-            left -= take * abs(wi[j])
-            if left <= 0:
-                break
-        exact.append(d if left <= 1e-12 else INF)
-    exact = np.array(exact)
-    res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, bisections=14, steps=40,
-                                         alpha_ratio=0.25)
+    exact = box_l1_distance_of_linear(model, x)
+    res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, **kw)
     fin = np.isfinite(exact)
     assert np.all(np.isfinite(res.distances[fin]))
     assert np.all(res.distances[fin] >= exact[fin] * (1 - 1e-9))
-    np.testing.assert_allclose(res.distances[fin], exact[fin], rtol=0.02)
+    np.testing.assert_allclose(res.distances[fin], exact[fin], rtol=rtol)
 
 
 def test_pgd_sparsity_is_validated_and_changes_the_step():
@@ -641,11 +630,17 @@ def test_bfloat16_fd_penalty_is_within_ten_percent_of_the_exact_one(seed):
     import copy
 
     model, x, y = _confident_tanh_net(seed)
-    exact = float(L.double_backprop_penalty(copy.deepcopy(model).double(), x.double(), y).value.detach())
+    ref = L.double_backprop_penalty(copy.deepcopy(model).double(), x.double(), y)
+    exact = float(ref.value.detach())
     low = L.fd_gradient_penalty(copy.deepcopy(model).to(torch.bfloat16), x.to(torch.bfloat16), y)
     assert low.info["h"] == pytest.approx(0.05) and low.info["difference"] == "central"
     assert int((low.per_sample == 0).sum()) == 0
     np.testing.assert_allclose(float(low.value.detach()), exact, rtol=0.10)
+    # Per sample: the gradient norms behind the terms, median and 90 % quantile of the relative error
+    # (measured 0.021 / 0.052 and 0.029 / 0.071; a forward difference at the same step gave 0.041 / 0.100 and
+    # 0.062 / 0.158, bfloat16 losses 0.026 / 0.061 and 0.046 / 0.129).
+    rel = (low.norms.double() - ref.norms).abs() / ref.norms
+    assert float(rel.median()) <= 0.035 and float(torch.quantile(rel, 0.9)) <= 0.09
     tv = L.tv_penalty(copy.deepcopy(model).to(torch.bfloat16), x.to(torch.bfloat16), y, method="fd")
     exact_tv = float(L.tv_penalty(copy.deepcopy(model).double(), x.double(), y).value.detach())
     np.testing.assert_allclose(float(tv.value.detach()), exact_tv, rtol=0.10)

@@ -33,6 +33,7 @@ __all__ = [
     "check_h",
     "check_seed",
     "check_clamp",
+    "check_input_shape",
     "check_array",
     "check_inputs",
     "checked_outputs",
@@ -97,6 +98,17 @@ def check_clamp(clamp):
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise ValueError(f"clamp must be None or a pair (low, high) of finite numbers with low < high, got {clamp!r}")
     return lo, hi
+
+
+def check_input_shape(input_shape) -> tuple:
+    """One sample's shape (no batch axis): a non-empty tuple of positive integers."""
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}") from None
+    if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in shape):
+        raise ValueError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}")
+    return tuple(int(d) for d in shape)
 
 
 def check_array(a, name: str, *, ndim: int = 1, allow_inf: bool = False, nonnegative: bool = False,

@@ -26,6 +26,7 @@ from .._validation import check_int, check_positive
 from ._common import (
     check_array,
     check_eps,
+    check_input_shape,
     check_inputs,
     check_seed,
     checked_outputs,
@@ -182,14 +183,7 @@ def _check_module(model, input_shape):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if next(model.parameters(), None) is None:
         raise ValueError("model must have at least one parameter (a Linear or Conv layer), got none")
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}") from None
-    if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in shape):
-        raise ValueError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}")
-    shape = tuple(int(d) for d in shape)
-    return shape
+    return check_input_shape(input_shape)
 
 
 def _layer_matrices(model: nn.Module, input_shape) -> list[torch.Tensor]:

@@ -24,6 +24,7 @@ from ._common import (
     _batchnorms,
     check_eps,
     check_h,
+    check_input_shape,
     check_inputs,
     check_seed,
     flat,
@@ -431,20 +432,9 @@ _WEIGHTED = (nn.Linear,) + _CONVS
 _CONV_MODES = ("operator", "reshaped")
 
 
-def _conv_input_shape(input_shape) -> tuple:
-    """One sample's shape: a non-empty tuple of positive integers."""
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}") from None
-    if not shape or any(isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1 for d in shape):
-        raise ValueError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}")
-    return tuple(int(d) for d in shape)
-
-
 def _conv_input_shapes(model: nn.Module, input_shape) -> dict:
     """Name -> input shape (1, C, ...) of every convolution, from one forward pass on zeros."""
-    shape = _conv_input_shape(input_shape)
+    shape = check_input_shape(input_shape)
     shapes, hooks = {}, []
     for name, mod in model.named_modules():
         if isinstance(mod, _CONVS):
@@ -501,7 +491,7 @@ def global_spectral_penalty(model: nn.Module, *, state: dict | None = None, iter
     if state is not None and not isinstance(state, dict):
         raise TypeError(f"state must be None or a dict (layer name -> (u, v)), got {type(state).__name__}")
     if input_shape is not None:
-        _conv_input_shape(input_shape)
+        check_input_shape(input_shape)
     state = {} if state is None else state
     gens = {}
     shapes = None
