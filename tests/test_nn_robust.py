@@ -127,8 +127,9 @@ def test_pgd_sparsity_is_validated_and_changes_the_step():
 
 @pytest.mark.slow
 def test_l1_robust_accuracy_on_digits_matches_an_independent_box_aware_reference():
-    """Issue 16, item 1: at L1 eps = 4 lipconv's L1 PGD is within 0.02 of the box-aware sparse L1 reference
-    (benchmarks/nn_audit.py, written independently with a sort-based projection) on two digits models."""
+    """Issue 16, item 1: at L1 eps = 4 lipconv's L1 PGD (L1-APGD since issue 28) is at least as strong as the
+    box-aware sparse L1 reference (benchmarks/nn_audit.py, written independently with a sort-based
+    projection; up to 0.02 of robust accuracy) on two digits models."""
     import importlib.util
     import pathlib
 
@@ -145,7 +146,7 @@ def test_l1_robust_accuracy_on_digits_matches_an_independent_box_aware_reference
         ours = audit._acc(model, L.pgd(model, x, y, eps=4.0, norm="L1", steps=20), y)
         ref = audit._acc(model, audit.reference_sparse_l1(model, x, y, eps=4.0, steps=20, alpha=0.5), y)
         one_hot = audit._acc(model, audit._one_hot_pgd(model, x, y, 4.0, 20), y)
-        assert abs(ours - ref) <= 0.02 and ours < one_hot - 0.3
+        assert ours <= ref + 0.02 and ours < one_hot - 0.3
 
 
 # ----------------------------------------------------------------------------- item 2: Lipschitz estimates
