@@ -264,8 +264,9 @@ def pgd(model, x, y, *, eps, norm="Linf", steps: int = 10, alpha: float | None =
     fixed-step sparse l1 descent instead (SLIDE; Tramer and Boneh, "Adversarial training and
     robustness for multiple perturbations", NeurIPS 2019, Alg. 1: the step moves, in equal parts,
     the entries whose :math:`|g_i|` is at least the ``l1_sparsity`` quantile among those that can still
-    move toward the ascent inside the box), which fell 5-13 points of robust accuracy short of
-    FAB-L1 on digits at eps 2 (``benchmarks/nn_audit.py``, issue 28); its last iterate is returned.
+    move toward the ascent inside the box), which left 3-7.5 points more robust accuracy than FAB-L1
+    on digits at eps 2 with 100 steps (``benchmarks/nn_audit.py``, issue 28); its last iterate is
+    returned.
     The steepest one-hot step of eq. (16) stalls once its coordinate reaches the box (measured on
     digits in 62-97 % of the steps). Without a box (``clamp=None``) the projection is the l1-ball one.
 
@@ -293,8 +294,8 @@ def pgd(model, x, y, *, eps, norm="Linf", steps: int = 10, alpha: float | None =
         Seeds the random start (restart r uses ``seed + r``).
     restarts : int >= 1
         Runs from independent random starts; each sample gets the result of highest loss. On digits
-        at L1 eps 2, four L1-APGD runs of 25 steps left 1.3-3.4 points less robust accuracy than one
-        of 100 (``benchmarks/nn_audit.py``).
+        at L1 eps 2, four L1-APGD runs of 25 steps left 0.5-2.5 points less robust accuracy than one
+        of 100, and 0-4 points less than FAB-L1 with 100 steps (``benchmarks/nn_audit.py``).
     l1_sparsity : float in [0, 1), or None
         SLIDE's quantile q (l1 only): the step moves the top ``max(1, N - floor(q N))`` feasible
         entries (and ties); 0.95 when only ``alpha`` is given (4 of 64 entries on digits, where it

@@ -119,9 +119,7 @@ def check_array(a, name: str, *, ndim: int = 1, allow_inf: bool = False, nonnega
     if isinstance(a, torch.Tensor):
         a = a.detach().cpu().numpy()
     raw = np.asarray(a)
-    if raw.dtype.kind not in "biuf" or raw.dtype.kind == "b":
-        if np.iscomplexobj(raw):
-            raise TypeError(f"{name} must be real, got {raw.dtype}")
+    if raw.dtype.kind not in "iuf":  # complex, bool, object, str
         raise TypeError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
     arr = check_real(raw, name, allow_inf=allow_inf)
     if ndim == 0:
