@@ -538,7 +538,7 @@ def test_bad_input_raises_pinned_messages():
         L.fd_gradient_penalty(model, x, y, h=0)
     with pytest.raises(ValueError, match=r"h must be finite and > 0, got -0.001"):
         L.tv_penalty(model, x, y, method="fd", h=-1e-3)
-    with pytest.raises(ValueError, match=r"y must have n = 6 rows to match x, got shape \(5,\)"):
+    with pytest.raises(ValueError, match=r"y must have shape \(6,\) with one class label per sample, got shape \(5,\)"):
         L.tv_penalty(model, x, y[:5])
     with pytest.raises(ValueError, match=r"x must have shape \(n, \.\.\.\)"):
         L.jacobian_spectral_penalty(model, x[0])
@@ -556,7 +556,7 @@ def test_bad_input_raises_pinned_messages():
         L.gradient_norm_detector(model, x, fpr=1.5)
     with pytest.raises(ValueError, match=r"maxima must hold at least 5 finite values"):
         L.fit_extreme_value([1.0, 2.0])
-    with pytest.raises(ValueError, match=r"weight of term 'tv' must be finite and >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"terms\['tv'\] weight must be finite and >= 0, got -1"):
         L.RegularizedLoss({"tv": (-1, L.tv_penalty)})
     with pytest.raises(ValueError, match=r"model must be a sequence of Linear/Conv/AvgPool/BatchNorm layers"):
         L.layer_norm_product(nn.Sequential(nn.Linear(3, 3), nn.Softmax(dim=1)), input_shape=(3,))

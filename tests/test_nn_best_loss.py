@@ -13,6 +13,7 @@ nn = torch.nn
 
 import lipconv.nn as L  # noqa: E402
 from lipconv.solvers import lipschitz_regression  # noqa: E402
+from _nn_references import log_form_best_loss  # noqa: E402
 
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -122,3 +123,55 @@ def test_lipschitz_loss_gap_rejects_bad_input():
         L.lipschitz_loss_gap(model, x, y, outputs="scores")
     with pytest.raises(ValueError, match="outputs must be 'probabilities' for loss='cross_entropy'"):
         L.lipschitz_loss_gap(model, x, y, loss="cross_entropy", outputs="logits")
+
+
+def _log_form_best_loss(X, Z, L_fixed):
+    value, status = log_form_best_loss(X, Z, L_fixed)
+    assert status == "optimal"
+    return value
+
+
+def test_cross_entropy_loss_gap_of_a_ten_class_network_matches_an_independent_log_form_solve():
+    """Issue 28, item 3: on one-hot labels with k = 10 the fixed-L cross-entropy program keeps most values
+    at 0 with zero multipliers; both of lipconv's solves (the cutting plane's Newton QPs and the all-pairs
+    exponential-cone program) used to stop 'insufficient progress' / 'almost solved' there and
+    lipschitz_loss_gap raised SolverError ("auto" tries the cutting plane, then all pairs). The data row
+    must now be certified and equal B(L_data) from an independent log-form program, by each method."""
+    g = torch.Generator().manual_seed(0)
+    n, d, k = 30, 8, 10
+    x = torch.rand((n, d), generator=g, dtype=torch.float64)
+    y = torch.randint(0, k, (n,), generator=g)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(d, 32), nn.Tanh(), nn.Linear(32, k)).double()
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(50):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    gap = L.lipschitz_loss_gap(model, x, y, loss="cross_entropy", method="cutting-plane")
+    row = gap.row("data")
+    want = _log_form_best_loss(x.numpy(), np.eye(k)[y.numpy()], row.lipschitz)
+    assert want > 1e-3  # L_data is below the labels' constant: a program with work to do
+    assert all(r.certified for r in gap.rows)
+    # SCS's gap at 1e-9 and the certificate's 1e-6 bound the difference
+    np.testing.assert_allclose(row.best_loss, want, rtol=1e-6)
+    assert row.lower_bound <= want * (1 + 1e-8)
+    pairs = L.lipschitz_loss_gap(model, x, y, loss="cross_entropy", method="pairs").row("data")
+    assert pairs.certified
+    np.testing.assert_allclose(pairs.best_loss, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["cutting-plane", "pairs"])
+def test_cross_entropy_program_keeps_the_simplex_bounds_where_the_relaxation_goes_negative(method):
+    """The rows u >= 0 enter the cross-entropy programs as cuts (issue 28, item 3). On these 4 points with
+    one-hot labels in 3 classes at L = 0.3 the program without them has entries down to -0.007 (SCS, log
+    form): the cuts must come back, and the loss equal the independent log-form program WITH the bounds
+    (a solver that never adds them is off by 1.1e-3 and uncertified)."""
+    rng = np.random.default_rng(22)
+    X = rng.random((4, 2))
+    Z = np.eye(3)[rng.integers(0, 3, 4)]
+    want = _log_form_best_loss(X, Z, 0.3)
+    res = lipschitz_regression(X, Z, lipschitz=0.3, loss="cross_entropy", method=method)
+    assert res.certified and res.values.min() >= 0
+    np.testing.assert_allclose(res.values.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.loss_value, want, rtol=1e-7)

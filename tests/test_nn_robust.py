@@ -17,10 +17,11 @@ from scipy import stats
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+from _nn_references import box_l1_distance_of_linear  # noqa: E402
 from _torch_models import cnn as _cnn, data as _data, mlp as _mlp  # noqa: E402
 
 import lipconv.nn as L  # noqa: E402
-from lipconv.nn import _attacks  # noqa: E402
+from lipconv.nn import _attacks, _l1  # noqa: E402
 
 INF = math.inf
 
@@ -48,7 +49,9 @@ def test_l1_attacks_reach_the_box_constrained_maximum_of_a_linear_margin():
     """A linear margin w . x over {||d||_1 <= eps} intersected with [0, 1]^N is maximized by spending eps
     on the largest |w_i| in turn, each up to its room to the box (a fractional knapsack). FGSM-L1 is that
     maximizer; box-aware SLIDE PGD reaches it. The one-hot step of eq. (16) stalls at the first full
-    coordinate (half the attainable gain here), so a box-blind step fails this test."""
+    coordinate (half the attainable gain here), so a box-blind step fails this test. L1-APGD (the
+    default) gets within 6 %: its step never falls below eps / 10, so on a linear objective it keeps
+    circling the vertex (0.946-1.0 of the maximum from random starts, 20-200 steps)."""
     torch.manual_seed(0)
     N, n, eps = 12, 8, 2.0
     model = nn.Sequential(nn.Linear(N, 2)).double()
@@ -60,10 +63,13 @@ def test_l1_attacks_reach_the_box_constrained_maximum_of_a_linear_margin():
     base = L.margin_loss(model(x), y).detach()
     f = L.fgsm(model, x, y, eps=eps, norm="L1", loss_fn=L.margin_loss)
     np.testing.assert_allclose((L.margin_loss(model(f), y) - base).detach().numpy(), want, rtol=1e-12)
-    xa = L.pgd(model, x, y, eps=eps, norm="L1", steps=60, loss_fn=L.margin_loss, random_start=False)
-    assert float(xa.min()) >= 0 and float(xa.max()) <= 1
-    assert np.all(torch.linalg.vector_norm(xa - x, ord=1, dim=1).numpy() <= eps * (1 + 1e-9))
-    np.testing.assert_allclose((L.margin_loss(model(xa), y) - base).detach().numpy(), want, rtol=5e-3)
+    for kw, rtol in (({"l1_sparsity": 0.95}, 5e-3), ({}, 0.06)):
+        xa = L.pgd(model, x, y, eps=eps, norm="L1", steps=60, loss_fn=L.margin_loss, random_start=False, **kw)
+        assert float(xa.min()) >= 0 and float(xa.max()) <= 1
+        assert np.all(torch.linalg.vector_norm(xa - x, ord=1, dim=1).numpy() <= eps * (1 + 1e-9))
+        gain = (L.margin_loss(model(xa), y) - base).detach().numpy()
+        assert np.all(gain <= want * (1 + 1e-12))
+        np.testing.assert_allclose(gain, want, rtol=rtol)
 
 
 @settings(deadline=None, derandomize=True, max_examples=60)
@@ -77,7 +83,7 @@ def test_l1_box_projection_is_the_euclidean_projection(z, x, radius):
     xt = torch.tensor([x], dtype=torch.float64)
     lo, hi = -xt, 1 - xt
     r = torch.tensor([[radius]], dtype=torch.float64)
-    P = _attacks._project_l1_box(zt, r, lo, hi)
+    P = _l1.project_l1_box(zt, r, lo, hi)
     assert float(P.abs().sum()) <= radius * (1 + 1e-9) + 1e-12
     assert bool((P >= lo - 1e-12).all() and (P <= hi + 1e-12).all())
     g = torch.Generator().manual_seed(0)
@@ -87,44 +93,32 @@ def test_l1_box_projection_is_the_euclidean_projection(z, x, radius):
         assert float(((zt - P) * (w - P)).sum()) <= 1e-9
 
 
-def test_minimal_l1_distance_is_the_box_constrained_distance_of_a_linear_classifier():
+@pytest.mark.parametrize("kw,rtol", [(dict(alpha_ratio=0.25, bisections=14, steps=40), 0.02),
+                                     (dict(bisections=12, steps=30), 0.03),
+                                     (dict(bisections=12, steps=30, restarts=2), 0.03)])
+def test_minimal_l1_distance_is_the_box_constrained_distance_of_a_linear_classifier(kw, rtol):
     """For a linear two-class model the smallest L1 perturbation inside [0, 1]^N that flips the class
-    spends the margin on the largest |w_i| first, each up to its room: bisection over box-aware
-    SLIDE finds it (finite everywhere, within the bisection's resolution, never below it)."""
+    spends the margin on the largest |w_i| first, each up to its room: bisection over box-aware SLIDE
+    (a fixed step) or over L1-APGD (the default, with and without restarts) finds it: finite everywhere,
+    within the bisection's resolution, never below it (a successful perturbation is an upper bound)."""
     torch.manual_seed(1)
     N = 10
     model = nn.Sequential(nn.Linear(N, 2)).double()
     g = torch.Generator().manual_seed(4)
     x = torch.rand((6, N), generator=g, dtype=torch.float64) * 0.6 + 0.2
     y = model(x).argmax(dim=1)
-    logits = model(x).detach()
-    w = (model[0].weight[1] - model[0].weight[0]).detach().numpy()
-    exact = []
-    for i in range(6):
-        wi = w if int(y[i]) == 0 else -w  # direction that raises the other class
-        margin = abs(float(logits[i, 1] - logits[i, 0]))
-        room = np.where(wi > 0, 1 - x[i].numpy(), x[i].numpy())
-        d, left = 0.0, margin
-        for j in np.argsort(-np.abs(wi)):
-            take = min(room[j], left / abs(wi[j]))
-            d += take
-            left -= take * abs(wi[j])
-            if left <= 0:
-                break
-        exact.append(d if left <= 1e-12 else INF)
-    exact = np.array(exact)
-    res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, bisections=14, steps=40,
-                                         alpha_ratio=0.25)
+    exact = box_l1_distance_of_linear(model, x)
+    res = L.minimal_adversarial_distance(model, x, y, norm="L1", eps_max=8.0, **kw)
     fin = np.isfinite(exact)
     assert np.all(np.isfinite(res.distances[fin]))
     assert np.all(res.distances[fin] >= exact[fin] * (1 - 1e-9))
-    np.testing.assert_allclose(res.distances[fin], exact[fin], rtol=0.02)
+    np.testing.assert_allclose(res.distances[fin], exact[fin], rtol=rtol)
 
 
 def test_pgd_sparsity_is_validated_and_changes_the_step():
     model = _mlp()
     x, y = _data()
-    with pytest.raises(ValueError, match=r"l1_sparsity must be in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"l1_sparsity must be in \[0, 1\) or None, got 1.0"):
         L.pgd(model, x, y, eps=1.0, norm="L1", l1_sparsity=1.0)
     a = L.pgd(model, x, y, eps=1.0, norm="L1", steps=3, l1_sparsity=0.0)
     b = L.pgd(model, x, y, eps=1.0, norm="L1", steps=3, l1_sparsity=0.9)
@@ -133,8 +127,9 @@ def test_pgd_sparsity_is_validated_and_changes_the_step():
 
 @pytest.mark.slow
 def test_l1_robust_accuracy_on_digits_matches_an_independent_box_aware_reference():
-    """Issue 16, item 1: at L1 eps = 4 lipconv's L1 PGD is within 0.02 of the box-aware sparse L1 reference
-    (benchmarks/nn_audit.py, written independently with a sort-based projection) on two digits models."""
+    """Issue 16, item 1: at L1 eps = 4 lipconv's L1 PGD (L1-APGD since issue 28) is at least as strong as the
+    box-aware sparse L1 reference (benchmarks/nn_audit.py, written independently with a sort-based
+    projection; up to 0.02 of robust accuracy) on two digits models."""
     import importlib.util
     import pathlib
 
@@ -151,7 +146,7 @@ def test_l1_robust_accuracy_on_digits_matches_an_independent_box_aware_reference
         ours = audit._acc(model, L.pgd(model, x, y, eps=4.0, norm="L1", steps=20), y)
         ref = audit._acc(model, audit.reference_sparse_l1(model, x, y, eps=4.0, steps=20, alpha=0.5), y)
         one_hot = audit._acc(model, audit._one_hot_pgd(model, x, y, 4.0, 20), y)
-        assert abs(ours - ref) <= 0.02 and ours < one_hot - 0.3
+        assert ours <= ref + 0.02 and ours < one_hot - 0.3
 
 
 # ----------------------------------------------------------------------------- item 2: Lipschitz estimates
@@ -408,18 +403,22 @@ def _host_reads(f):
 
 
 def test_hot_loops_read_nothing_back_to_the_host():
-    """Issue 16, item 4: the Jacobian penalty and PGD (l2, linf, l1 with the box projection) never read a
-    tensor value on the host (each read is a device synchronization); minimal_adversarial_distance
-    reads once per bisection round plus the final copy, not once per sample."""
+    """Issue 16, item 4: the Jacobian penalty and PGD (l2, linf, l1-APGD, SLIDE) read a tensor value on the
+    host (a device synchronization) once per call, for the input check (issue 27), and never in their loops:
+    the count does not grow with the iterations; minimal_adversarial_distance reads once per bisection
+    round plus the input check and the final copy, not once per sample. The FD penalty reads once."""
     model = _cnn(bn=True)
     x = torch.rand((6, 1, 5, 5), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     y = torch.tensor([0, 1, 2, 3, 0, 1])
-    assert _host_reads(lambda: L.jacobian_spectral_penalty(model, x, iters=10)) == 0
-    assert _host_reads(lambda: L.jacobian_operator_penalty(model, x, p="Linf", q="L1", iters=5)) == 0
-    for norm in ("L2", "Linf", "L1"):
-        assert _host_reads(lambda norm=norm: L.pgd(model, x, y, eps=0.5, norm=norm, steps=5)) == 0
+    for iters in (2, 10):
+        assert _host_reads(lambda: L.jacobian_spectral_penalty(model, x, iters=iters)) == 1
+        assert _host_reads(lambda: L.jacobian_operator_penalty(model, x, p="Linf", q="L1", iters=iters)) == 1
+        for norm, kw in (("L2", {}), ("Linf", {}), ("L1", {}), ("L1", {"l1_sparsity": 0.9})):
+            assert _host_reads(lambda norm=norm, kw=kw: L.pgd(model, x, y, eps=0.5, norm=norm, steps=iters,
+                                                            **kw)) == 1
+    assert _host_reads(lambda: L.fd_gradient_penalty(model, x, y)) == 1
     reads = _host_reads(lambda: L.minimal_adversarial_distance(model, x, y, eps_max=2.0, bisections=4, steps=3))
-    assert reads <= 4 + 1 + 2
+    assert reads <= 1 + 4 + 1 + 2
 
 
 def test_batchnorm_without_running_statistics_is_refused():
@@ -569,13 +568,14 @@ def test_finite_alpha_follows_the_projected_gradient_step():
 
 
 def test_default_pgd_step_is_madry_rule():
-    """pgd's default step is 2.5 eps / steps (Madry et al.): the same iterates as passing it explicitly."""
+    """pgd's default step is 2.5 eps / steps (Madry et al.) in l2 and linf, and in l1 once a sparsity is
+    fixed (SLIDE): the same iterates as passing it explicitly."""
     model = _mlp()
     x, y = _data()
-    for norm in ("L2", "Linf", "L1"):
-        a = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2)
-        b = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2, alpha=2.5 * 0.3 / 4)
-        c = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2, alpha=0.3 / 4)
+    for norm, kw in (("L2", {}), ("Linf", {}), ("L1", {"l1_sparsity": 0.5})):
+        a = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2, **kw)
+        b = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2, alpha=2.5 * 0.3 / 4, **kw)
+        c = L.pgd(model, x, y, eps=0.3, norm=norm, steps=4, seed=2, alpha=0.3 / 4, **kw)
         assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -623,3 +623,39 @@ def test_attacks_and_jacobian_penalties_run_on_cuda():
     d = L.minimal_adversarial_distance(gm, gx, gy, norm="L1", eps_max=8.0, bisections=4, steps=5)
     assert d.distances.shape == (6,)
     assert L.clever(gm, gx[:2], radius=0.1, nb_batches=5, batch_size=5).score.shape == (2,)
+
+
+# ----------------------------------------------------------------------------- issue 28, item 4: bfloat16 FD
+def _confident_tanh_net(seed):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.mul_(3.0)
+    x = torch.rand((512, 64), generator=torch.Generator().manual_seed(seed))
+    return model, x, model(x).argmax(dim=1)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bfloat16_fd_penalty_is_within_ten_percent_of_the_exact_one(seed):
+    """Issue 28, item 4: in bfloat16 the FD penalty used to be a forward difference of bfloat16 losses at
+    h = 0.01: on this confident network 16-164 of 512 per-sample terms were exactly 0 and the penalty was
+    0.85-0.99 of the exact one (float64 double backprop). Losses in float32 and a central difference at
+    h = 0.05: no zero term, within 10 % (measured 0.999 and 1.003)."""
+    import copy
+
+    model, x, y = _confident_tanh_net(seed)
+    ref = L.double_backprop_penalty(copy.deepcopy(model).double(), x.double(), y)
+    exact = float(ref.value.detach())
+    low = L.fd_gradient_penalty(copy.deepcopy(model).to(torch.bfloat16), x.to(torch.bfloat16), y)
+    assert low.info["h"] == pytest.approx(0.05) and low.info["difference"] == "central"
+    assert int((low.per_sample == 0).sum()) == 0
+    np.testing.assert_allclose(float(low.value.detach()), exact, rtol=0.10)
+    # Per sample: the gradient norms behind the terms, median and 90 % quantile of the relative error
+    # (measured 0.021 / 0.052 and 0.029 / 0.071; a forward difference at the same step gave 0.041 / 0.100 and
+    # 0.062 / 0.158, bfloat16 losses 0.026 / 0.061 and 0.046 / 0.129).
+    rel = (low.norms.double() - ref.norms).abs() / ref.norms
+    assert float(rel.median()) <= 0.035 and float(torch.quantile(rel, 0.9)) <= 0.09
+    tv = L.tv_penalty(copy.deepcopy(model).to(torch.bfloat16), x.to(torch.bfloat16), y, method="fd")
+    exact_tv = float(L.tv_penalty(copy.deepcopy(model).double(), x.double(), y).value.detach())
+    np.testing.assert_allclose(float(tv.value.detach()), exact_tv, rtol=0.10)

@@ -21,37 +21,50 @@ starts are drawn on that device, and the hot loops (PGD steps, Jacobian power it
 nothing back to the host. :class:`RegularizedLoss` computes the gradient penalties on the data
 loss's own forward pass when no BatchNorm is in train mode ([FO] Algorithm 1).
 
-Robustness evaluation: ``pgd``/``minimal_adversarial_distance`` in l1 use box-aware sparse l1
-descent; :func:`clever` (ART's CLEVER with guards), :func:`fit_extreme_value` ([FO]'s GEV,
-guarded), and :func:`lipschitz_bracket` report Lipschitz estimates beside certified bounds;
+Robustness evaluation: ``pgd``/``minimal_adversarial_distance`` in l1 run L1-APGD (adaptive step
+and sparsity, exact projection onto the l1 ball intersected with the box); :func:`clever` (ART's
+CLEVER inside a certified bracket), :func:`fit_extreme_value` ([FO]'s GEV, guarded), and
+:func:`lipschitz_bracket` report Lipschitz estimates beside certified bounds;
 :func:`lipschitz_loss_gap` compares a network's training loss with the best loss any function of
 its Lipschitz constant reaches on the same data (``lipconv.solvers``, fixed L).
+
+Bad input (a non-tensor, an integer or complex dtype, NaN or inf, an empty batch, labels of the
+wrong kind or out of range, a one-output model where classes are needed, inputs outside the box an
+attack clamps to) raises ``TypeError`` or ``ValueError`` naming the parameter, from one check
+(``lipconv.nn._common.check_inputs``) that reads the data back once per call, never in a hot loop.
+
+Modules: ``_regularizers`` (penalties), ``_attacks`` and ``_l1`` (attacks, distances, error curves),
+``_estimation`` (Lipschitz bounds, estimates, GEV), ``_clever``, ``_detection``, ``_best_loss``.
 """
+from ._attacks import (
+    AdversarialDistances,
+    error_curve,
+    fgsm,
+    median_adversarial_distance,
+    minimal_adversarial_distance,
+    pgd,
+    project_ball,
+)
 from ._best_loss import BestLossRow, LipschitzLossGap, lipschitz_loss_gap
-from ._attacks import AdversarialDistances, fgsm, minimal_adversarial_distance, pgd, project_ball
+from ._clever import CleverResult, clever, reverse_weibull_location
 from ._common import per_sample_mode
-from ._layers import TanhLogits
-from ._metrics import (
-    CleverResult,
+from ._detection import GradientNormDetector, gradient_norm_detector
+from ._estimation import (
     ExtremeValueFit,
-    GradientNormDetector,
     LipschitzBracket,
     LipschitzEstimate,
-    clever,
     empirical_lipschitz,
-    error_curve,
     fit_extreme_value,
-    gradient_norm_detector,
     jacobian,
     l_bound,
     layer_norm_product,
     lipschitz_bracket,
     margin_loss,
-    median_adversarial_distance,
     modulus_of_continuity,
     omega_bound,
     pair_lipschitz,
 )
+from ._layers import TanhLogits
 from ._regularizers import (
     JacobianNormResult,
     PenaltyResult,
@@ -103,6 +116,7 @@ __all__ = [
     "GradientNormDetector",
     "clever",
     "CleverResult",
+    "reverse_weibull_location",
     "lipschitz_bracket",
     "LipschitzBracket",
     "pair_lipschitz",

@@ -21,8 +21,8 @@ from typing import Callable
 
 import torch
 
-from ._common import check_batch, flat, parse_norm, restore_mode
-from ._metrics import empirical_lipschitz, layer_norm_product, pair_lipschitz
+from ._common import check_seed, checked_outputs, flat, parse_norm, restore_mode
+from ._estimation import _check_module, empirical_lipschitz, layer_norm_product, pair_lipschitz
 
 __all__ = ["BestLossRow", "LipschitzLossGap", "lipschitz_loss_gap"]
 
@@ -126,7 +126,7 @@ def lipschitz_loss_gap(model, x, y, *, loss="squared", outputs: str = "probabili
     x : torch.Tensor, shape (n, ...)
         The training inputs (flattened for the program; distances in ``p_x``).
     y : torch.Tensor, shape (n,)
-        Class labels; the program's targets are their one-hot rows.
+        Integer class labels in [0, k); the program's targets are their one-hot rows.
     loss : str
         A loss of ``lipconv.losses`` ("squared", "absolute", "huber", "cross_entropy"; the
         cross-entropy needs ``outputs="probabilities"``).
@@ -147,7 +147,12 @@ def lipschitz_loss_gap(model, x, y, *, loss="squared", outputs: str = "probabili
         raise ValueError(f"outputs must be one of {_OUTPUTS}, got {outputs!r}")
     px = parse_norm(p_x, "p_x")
     py = parse_norm(p_y, "p_y")
-    check_batch(x, y)
+    seed = check_seed(seed)
+    if solve is not None and not callable(solve):
+        raise TypeError(f"solve must be None or a callable (X, Y, *, lipschitz, ...), got {type(solve).__name__}")
+    checked_outputs(model, x, y, labels="classes")
+    if input_shape is not None and isinstance(model, torch.nn.Module):
+        _check_module(model, input_shape)
     lossobj = get_loss(loss)
     if lossobj.name == "cross_entropy" and outputs != "probabilities":
         raise ValueError("outputs must be 'probabilities' for loss='cross_entropy', got 'logits'")
@@ -159,7 +164,7 @@ def lipschitz_loss_gap(model, x, y, *, loss="squared", outputs: str = "probabili
     with restore_mode(model, eval_mode=True), torch.no_grad():
         u = flat(g(x.detach())).to(torch.float64)
     k = u.shape[1]
-    Y = torch.nn.functional.one_hot(y.reshape(-1).to(torch.long), k).to(torch.float64)
+    Y = torch.nn.functional.one_hot(y.to(torch.long), k).to(torch.float64)
     train = float(lossobj.torch(u, Y).mean())
     constants = [("empirical lower", empirical_lipschitz(g, x, norm=px, out_norm=py, seed=seed).value),
                  ("data", pair_lipschitz(g, x, norm=px, out_norm=py))]
@@ -167,7 +172,7 @@ def lipschitz_loss_gap(model, x, y, *, loss="squared", outputs: str = "probabili
         upper = float(layer_norm_product(model, input_shape=input_shape or tuple(x.shape[1:]), norm=px,
                                          out_norm=py))
         constants.append(("certified upper", 0.5 * upper if probs else upper))
-    except ValueError:
+    except (ValueError, TypeError):
         pass
     X = flat(x.detach()).to(torch.float64).cpu().numpy()
     Yn = Y.cpu().numpy()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -21,9 +22,11 @@ from ..norms._iteration import _iterate
 from .._validation import check_int
 from ._common import (
     _batchnorms,
-    check_batch,
     check_eps,
     check_h,
+    check_input_shape,
+    check_inputs,
+    check_seed,
     flat,
     parse_norm,
     per_sample_loss,
@@ -92,7 +95,7 @@ class _Forward:
     def __init__(self, model, x, y, loss_fn):
         self.model, self.y, self.loss_fn = model, y, loss_fn
         self.x = x.detach().requires_grad_(True)
-        self.loss = per_sample_loss(model, self.x, y, loss_fn)
+        self.loss = per_sample_loss(model, self.x, y, loss_fn, check=True)
         self._grads = {}
 
     def grad(self, *, create_graph: bool) -> torch.Tensor:
@@ -105,14 +108,42 @@ class _Forward:
         return self._grads[create_graph]
 
 
+# Finite differences in float16 / bfloat16. The losses are taken in float32 (``per_sample_loss``), but
+# the logits are rounded to the dtype, and the squared penalty turns their noise into an upward bias
+# (E (a + e)^2 = a^2 + var e). In bfloat16 (eps 2^-7) the forward difference of [FO] Algorithm 1 at
+# h = 0.01 also lost a third of its input steps to rounding (x + h d == x): 20-25 of 32 per-sample
+# terms were exactly 0, and at h = 0.02 the penalty was 0.98-1.15 of the exact one on digits batches
+# of 128. A central difference at h >= 6.4 eps (0.05 in bfloat16), whose truncation error is second
+# order, was within 0.954-1.026 on the same 15 batches (issue 28, item 4). Wider dtypes keep [FO]'s
+# forward difference and the given h.
+_FD_LOW_PRECISION = (torch.float16, torch.bfloat16)
+_FD_MIN_STEP_EPS = 6.4
+
+
+def _fd_step(h: float, dtype) -> float:
+    """The finite-difference step used in ``dtype``: h, raised to 6.4 machine epsilons in low precision."""
+    return max(h, _FD_MIN_STEP_EPS * torch.finfo(dtype).eps) if dtype in _FD_LOW_PRECISION else h
+
+
+def _fd_quotient(fwd: "_Forward", d: torch.Tensor, h: float) -> torch.Tensor:
+    r"""Per-sample :math:`(\ell(x + h d) - \ell(x)) / h` on the shared forward's loss, or in low precision
+    the central :math:`(\ell(x + h d) - \ell(x - h d)) / 2h` (both points in one forward pass)."""
+    x = fwd.x.detach()
+    if x.dtype not in _FD_LOW_PRECISION:
+        return (per_sample_loss(fwd.model, x + h * d, fwd.y, fwd.loss_fn) - fwd.loss) / h
+    n = x.shape[0]
+    y2 = torch.cat([fwd.y, fwd.y]) if isinstance(fwd.y, torch.Tensor) else fwd.y
+    both = per_sample_loss(fwd.model, torch.cat([x + h * d, x - h * d]), y2, fwd.loss_fn)
+    return (both[:n] - both[n:]) / (2 * h)
+
+
 def _gradient_dual_norms(fwd: _Forward, *, p, method, h):
     """Per-sample ||grad_x loss||_* (differentiable in the parameters)."""
     if method == "exact":
         return dual_norm(flat(fwd.grad(create_graph=True)), p)
     # The clean-loss graph is kept and reused, so the finite difference costs one extra forward.
     d = steepest_direction(flat(fwd.grad(create_graph=False)), p).reshape(fwd.x.shape).detach()
-    loss_h = per_sample_loss(fwd.model, fwd.x.detach() + h * d, fwd.y, fwd.loss_fn)
-    return (loss_h - fwd.loss) / h
+    return _fd_quotient(fwd, d, _fd_step(h, fwd.x.dtype))
 
 
 def _with_forward(model, x, y, loss_fn, fwd, compute):
@@ -169,10 +200,12 @@ def _gradient_norm_penalty(model, x, y, fwd, *, norm="L2", method="exact", h=1e-
     p = parse_norm(norm)
     _check_method(method)
     h = check_h(h)
-    check_batch(x, y)
+    if fwd is None:
+        check_inputs(model, x, y, labels="loss", loss_fn=loss_fn, values=False)
     norms = _with_forward(model, x, y, loss_fn, fwd, lambda f: _gradient_dual_norms(f, p=p, method=method, h=h))
     value = norms.mean() if reduce == "mean" else norms.max()
-    return PenaltyResult(value, norms, norms.detach(), {"norm": p, "method": method, "h": h})
+    info = {"norm": p, "method": method, "h": _fd_step(h, x.dtype) if method == "fd" else h}
+    return PenaltyResult(value, norms, norms.detach(), info)
 
 
 def fd_gradient_penalty(model, x, y, *, norm="L2", h: float = 1e-2,
@@ -190,6 +223,13 @@ def fd_gradient_penalty(model, x, y, *, norm="L2", h: float = 1e-2,
     seed's squared-l1 variant with its 1/N scale kept; for ``norm="L1"`` d is the one-hot steepest
     direction and :math:`R \to \|g\|_\infty^2`. Zero gradients give d = 0 and a zero term.
     :func:`double_backprop_penalty` is the exact counterpart with the same scaling.
+
+    In float16 and bfloat16 the losses are taken in float32, the difference is the central one,
+    :math:`(\ell(x + hd) - \ell(x - hd))/2h` (one more forward pass), and in bfloat16 h is raised to
+    at least 0.05 (6.4 machine epsilons; ``info["h"]`` is the step used). [FO]'s forward difference
+    at h = 0.01 in bfloat16 had 20-25 of 32 per-sample terms exactly 0 on digits networks (the step
+    rounded away); the central one was within 0.954-1.026 of the exact penalty on 15 digits batches
+    of 128 (issue 28, item 4).
     """
     return _fd_penalty(model, x, y, None, norm=norm, h=h, loss_fn=loss_fn)
 
@@ -197,16 +237,18 @@ def fd_gradient_penalty(model, x, y, *, norm="L2", h: float = 1e-2,
 def _fd_penalty(model, x, y, fwd, *, norm="L2", h=1e-2, loss_fn=None) -> PenaltyResult:
     p = parse_norm(norm)
     h = check_h(h)
-    check_batch(x, y)
+    if fwd is None:
+        check_inputs(model, x, y, labels="loss", loss_fn=loss_fn, values=False)
     c = _fd_scale(p, x)
+    h = _fd_step(h, x.dtype)
 
     def compute(f):
         d = (steepest_direction(flat(f.grad(create_graph=False)), p) / c).reshape(x.shape).detach()
-        loss_h = per_sample_loss(model, x.detach() + h * d, y, loss_fn)
-        return ((loss_h - f.loss) / h) ** 2
+        return _fd_quotient(f, d, h) ** 2
 
     terms = _with_forward(model, x, y, loss_fn, fwd, compute)
-    return PenaltyResult(terms.mean(), terms, terms.detach().sqrt(), {"norm": p, "h": h, "scale": c})
+    info = {"norm": p, "h": h, "scale": c, "difference": "central" if x.dtype in _FD_LOW_PRECISION else "forward"}
+    return PenaltyResult(terms.mean(), terms, terms.detach().sqrt(), info)
 
 
 def double_backprop_penalty(model, x, y, *, norm="L2", loss_fn: Callable | None = None) -> PenaltyResult:
@@ -221,7 +263,8 @@ def double_backprop_penalty(model, x, y, *, norm="L2", loss_fn: Callable | None 
 
 def _dbp_penalty(model, x, y, fwd, *, norm="L2", loss_fn=None) -> PenaltyResult:
     p = parse_norm(norm)
-    check_batch(x, y)
+    if fwd is None:
+        check_inputs(model, x, y, labels="loss", loss_fn=loss_fn, values=False)
     c = _fd_scale(p, x)
     norms = _with_forward(model, x, y, loss_fn, fwd, lambda f: dual_norm(flat(f.grad(create_graph=True)), p) / c)
     terms = norms ** 2
@@ -307,15 +350,20 @@ def _jacobian_iteration(model, x, *, p, q, iters, alpha, v0, seed) -> JacobianNo
     pp = parse_norm(p, "p")
     qq = parse_norm(q, "q")
     iters = check_int(iters, "iters")
-    check_batch(x)
+    seed = check_seed(seed)
+    check_inputs(model, x)
     if alpha is not None:
         alpha = check_eps(alpha, "alpha", allow_zero=False)
+        if not isinstance(alpha, float):
+            raise ValueError(f"alpha must be a finite number > 0 or None, got {alpha!r}")
     if v0 is None:
-        gen = torch.Generator(device=x.device).manual_seed(int(seed))
+        gen = torch.Generator(device=x.device).manual_seed(seed)
         v0 = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
     elif not isinstance(v0, torch.Tensor) or v0.shape != x.shape:
         raise ValueError(f"v0 must be a tensor of x's shape {tuple(x.shape)}, got "
                          f"{tuple(v0.shape) if isinstance(v0, torch.Tensor) else type(v0).__name__}")
+    else:
+        check_inputs(None, v0, x_name="v0")
     with per_sample_mode(model), torch.enable_grad():
         xg = x.detach().requires_grad_(True)
         out = model(xg)
@@ -386,12 +434,7 @@ _CONV_MODES = ("operator", "reshaped")
 
 def _conv_input_shapes(model: nn.Module, input_shape) -> dict:
     """Name -> input shape (1, C, ...) of every convolution, from one forward pass on zeros."""
-    try:
-        shape = tuple(int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}") from None
-    if not shape or any(d < 1 for d in shape):
-        raise ValueError(f"input_shape must be a tuple of positive integers (one sample), got {input_shape!r}")
+    shape = check_input_shape(input_shape)
     shapes, hooks = {}, []
     for name, mod in model.named_modules():
         if isinstance(mod, _CONVS):
@@ -440,10 +483,15 @@ def global_spectral_penalty(model: nn.Module, *, state: dict | None = None, iter
     conv : {"operator", "reshaped"}
     """
     iters = check_int(iters, "iters")
+    seed = check_seed(seed)
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if conv not in _CONV_MODES:
         raise ValueError(f"conv must be one of {_CONV_MODES}, got {conv!r}")
+    if state is not None and not isinstance(state, dict):
+        raise TypeError(f"state must be None or a dict (layer name -> (u, v)), got {type(state).__name__}")
+    if input_shape is not None:
+        check_input_shape(input_shape)
     state = {} if state is None else state
     gens = {}
     shapes = None
@@ -474,7 +522,7 @@ def global_spectral_penalty(model: nn.Module, *, state: dict | None = None, iter
             v_shape = (1, w.shape[1])
         if name not in state or tuple(state[name][1].shape) != v_shape:
             if w.device not in gens:
-                gens[w.device] = torch.Generator(device=w.device).manual_seed(int(seed))
+                gens[w.device] = torch.Generator(device=w.device).manual_seed(seed)
             v = torch.randn(v_shape, generator=gens[w.device], device=w.device, dtype=w.dtype)
             state[name] = (None, v / torch.linalg.vector_norm(v))
         v = state[name][1].to(w)
@@ -558,13 +606,19 @@ class RegularizedLoss:
 
     def __init__(self, terms: Mapping[str, tuple] | None = None, *, loss_fn: Callable | None = None,
                  share_forward: bool = True):
+        if terms is not None and not isinstance(terms, Mapping):
+            raise TypeError(f"terms must be a mapping name -> (weight, penalty), got {type(terms).__name__}")
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"loss_fn must be None or a callable (logits, y) -> (n,), got {type(loss_fn).__name__}")
+        if not isinstance(share_forward, bool):
+            raise TypeError(f"share_forward must be True or False, got {share_forward!r}")
         terms = dict(terms or {})
         for name, spec in terms.items():
             if not (isinstance(spec, tuple) and len(spec) == 2 and callable(spec[1])):
                 raise ValueError(f"terms[{name!r}] must be a (weight, penalty) pair, got {spec!r}")
             w = spec[0]
-            if isinstance(w, bool) or not isinstance(w, (int, float)) or not (math.isfinite(w) and w >= 0):
-                raise ValueError(f"weight of term {name!r} must be finite and >= 0, got {w}")
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not (math.isfinite(w) and w >= 0):
+                raise ValueError(f"terms[{name!r}] weight must be finite and >= 0, got {w!r}")
         self.terms = terms
         self.loss_fn = loss_fn
         self.share_forward = bool(share_forward)
@@ -583,7 +637,7 @@ class RegularizedLoss:
         return impl, kw
 
     def __call__(self, model, x, y) -> RegularizedLossResult:
-        check_batch(x, y)
+        check_inputs(model, x, y, labels="loss", loss_fn=self.loss_fn, values=False)
         plans = {name: self._shareable(pen) for name, (_, pen) in self.terms.items()}
         share = self.share_forward and any(plans.values()) and not any(
             m.training for m in _batchnorms(model))
@@ -593,7 +647,7 @@ class RegularizedLoss:
                 fwd = _Forward(model, x, y, self.loss_fn)
             per = fwd.loss
         else:
-            per = per_sample_loss(model, x, y, self.loss_fn)
+            per = per_sample_loss(model, x, y, self.loss_fn, check=True)
         loss = per.mean()
         total = loss
         values, weights, shared = {}, {}, []

@@ -34,6 +34,13 @@ certificate evaluates them with the exact cross-entropy dual (:meth:`lipconv.los
 so an inexact Newton solve can only show up as a larger gap. Why: Clarabel's exponential-cone
 solves through cvxpy stalled ("almost solved", or failed) on 5 of 300 random small cross-entropy
 problems at the tolerance the certificate needs, each time with values 1e-5 off; the QPs do not.
+
+The rows :math:`u \ge 0` of the simplex enter the QPs as cuts, only for the entries a QP returned
+negative (kept for the later steps). At one-hot labels the optimum keeps most entries at 0 with zero
+multipliers (the loss's gradient at the labels is the same in every entry, so the simplex multiplier
+cancels it), a degenerate complementarity on which Clarabel stopped with "insufficient progress" on
+the fixed-L programs of two trained digits networks (n = 30, k = 10, issue 28); without those rows
+the same QPs solved in 11-14 iterations.
 """
 from __future__ import annotations
 
@@ -104,9 +111,10 @@ class ClarabelProgram:
         self.tol = float(tol)
         self.base = None
 
-    def set_objective(self, base, *, h=None, g=None, w_abs=None):
+    def set_objective(self, base, *, h=None, g=None, w_abs=None, bounded=None):
         """Base point u^0 (n, k), curvature h and linear term g (n k, of delta), absolute-loss
-        weights w_abs (n k, for t)."""
+        weights w_abs (n k, for t); ``bounded`` (bool, n k; None: all) selects the entries that get
+        the row u >= 0 of the simplex."""
         n, k, nk = self.n, self.k, self.n * self.k
         self.base = np.ascontiguousarray(base, dtype=float)
         s = self.scale
@@ -135,8 +143,9 @@ class ClarabelProgram:
             rows = np.repeat(np.arange(n), k)
             zero_A.append(sp.csc_matrix((np.ones(nk), (rows, np.arange(nk))), shape=(n, self.nvar)))
             zero_b.append(1.0 - self.base.sum(axis=1))
-            lin_A.append(sp.hstack([-sp.identity(nk, format="csc"), sp.csc_matrix((nk, self.nvar - nk))], format="csc"))
-            lin_b.append(self.base.reshape(-1))
+            sel = np.arange(nk) if bounded is None else np.flatnonzero(bounded)
+            lin_A.append(sp.csc_matrix((-np.ones(sel.size), (np.arange(sel.size), sel)), shape=(sel.size, self.nvar)))
+            lin_b.append(self.base.reshape(-1)[sel])
         self.n_zero = (n if self.simplex else 0) + (1 if self.fixed_L is not None else 0)
         self.A_fixed = sp.vstack(zero_A + lin_A, format="csc")
         self.b_fixed = np.concatenate(zero_b + lin_b)
@@ -233,9 +242,12 @@ class ClarabelProgram:
             cones += [clarabel.NonnegativeConeT(n_lin + Apair.shape[0])]
         sol = clarabel.DefaultSolver(P_mat, q, A, b, cones, self.settings).solve()
         if str(sol.status) != "Solved":  # a stall: once more with RETRY_SETTINGS (see _pairs)
-            default = {key: getattr(self.settings, key) for key in RETRY_SETTINGS}
+            # and iterative refinement, which the loose rounds switch off and RETRY_SETTINGS tunes:
+            # without it the primal residual of a cross-entropy QP grew from 1e-5 to 1e-2 as the gap closed.
+            default = {key: getattr(self.settings, key) for key in (*RETRY_SETTINGS, "iterative_refinement_enable")}
             for key, value in RETRY_SETTINGS.items():
                 setattr(self.settings, key, value)
+            self.settings.iterative_refinement_enable = True
             retry = clarabel.DefaultSolver(P_mat, q, A, b, cones, self.settings).solve()
             for key, value in default.items():
                 setattr(self.settings, key, value)
@@ -283,6 +295,7 @@ class DirectSubproblem:
         elif loss.name == "absolute":
             self.program.set_objective(Y, w_abs=wk)
         self.iterate = None  # the cross-entropy's last Newton iterate, the next solve's start
+        self.bounded = np.zeros(n * k, dtype=bool)  # the cross-entropy's entries with a row u >= 0
         self.converged = True  # whether the last solve is the restricted program's optimum (to its tol)
 
     def objective(self, U, L) -> float:
@@ -328,10 +341,19 @@ class DirectSubproblem:
         for _ in range(steps):
             grad = -wcol * a / (u + eps)
             hess = wcol * a / (u + eps) ** 2
-            self.program.set_objective(u, h=hess, g=grad)
-            U, L_new, status, mult, Lam = self.program.solve(i, j, d, oriented=oriented, tol=qp_tol, feas_tol=qp_feas)
-            if U is None or status not in ("optimal", "optimal_inaccurate"):
-                return U, L_new, status, mult, Lam
+            while True:  # the rows u >= 0 as cuts: only on the entries that went negative
+                self.program.set_objective(u, h=hess, g=grad, bounded=self.bounded)
+                U, L_new, status, mult, Lam = self.program.solve(i, j, d, oriented=oriented, tol=qp_tol,
+                                                                 feas_tol=qp_feas)
+                if U is None or status not in ("optimal", "optimal_inaccurate"):
+                    return U, L_new, status, mult, Lam
+                # Entries a hair below 0 are the QPs' rounding of entries at 0 (up to -5e-9 at tol 1e-8
+                # on a 1-D one-hot problem, where cutting them added a few rows per solve for 200+
+                # solves); the iterate clips them.
+                below = (U.reshape(-1) < -10.0 * tol) & ~self.bounded
+                if not below.any():
+                    break
+                self.bounded |= below
             U = np.clip(U, 0.0, None)  # the QP's u >= 0 holds to its tolerance; the loss needs it exactly
             delta = U - u
             alpha, flat = 1.0, False

@@ -1,11 +1,17 @@
-r"""Robustness metrics: error curves, empirical Lipschitz constants and bounds, EVT fits, detection.
+r"""Lipschitz constants of a network: certified bounds, empirical estimates, extreme-value fits.
 
+Certified: :func:`layer_norm_product` ([FOA] eq. (6), an upper bound), :func:`empirical_lipschitz`
+and :func:`pair_lipschitz` (values the network attains: lower bounds), bracketed by
+:func:`lipschitz_bracket`; the robustness certificates of [FO] Proposition 2.2 (:func:`l_bound`,
+:func:`omega_bound`). Statistical: :func:`modulus_of_continuity` and the GEV fit of batch maxima
+(:func:`fit_extreme_value`, [FO] §2), estimates that are not bounds. CLEVER lives in ``_clever``.
 Data-dependent quantities run the model in eval mode (restoring every module's flag afterwards), so
 that each sample's gradient or Jacobian is its own.
 """
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,12 +23,22 @@ from scipy import stats
 from ..norms import dual_norm, operator_norm, steepest_direction
 from ..norms import layer_norm_product as _chain_product
 from .._validation import check_int, check_positive
-from ._common import check_batch, default_loss, check_eps, flat, input_gradient, parse_norm, restore_mode
+from ._common import (
+    check_array,
+    check_eps,
+    check_input_shape,
+    check_inputs,
+    check_seed,
+    checked_outputs,
+    default_loss,
+    flat,
+    input_gradient,
+    parse_norm,
+    restore_mode,
+)
 
 __all__ = [
     "margin_loss",
-    "error_curve",
-    "median_adversarial_distance",
     "jacobian",
     "LipschitzEstimate",
     "empirical_lipschitz",
@@ -35,11 +51,22 @@ __all__ = [
     "LipschitzBracket",
     "lipschitz_bracket",
     "pair_lipschitz",
-    "GradientNormDetector",
-    "gradient_norm_detector",
-    "CleverResult",
-    "clever",
 ]
+
+
+def _check_real_number(v, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(float(v)):
+        raise ValueError(f"{name} must be a finite real number, got {v!r}")
+    return float(v)
+
+
+def _check_fraction(v, name: str, *, closed: bool) -> float:
+    """A number in (0, 1) (``closed``: [0, 1])."""
+    ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and (
+        0 <= float(v) <= 1 if closed else 0 < float(v) < 1)
+    if not ok:
+        raise ValueError(f"{name} must be in {'[0, 1]' if closed else '(0, 1)'}, got {v!r}")
+    return float(v)
 
 
 def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -48,48 +75,11 @@ def margin_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     Negative exactly when the sample is classified correctly, so :math:`\ell_0 = 0` in
     :func:`l_bound` and :func:`omega_bound`.
     """
+    check_inputs(None, logits, y, labels="classes", outputs=logits, x_name="logits")
     true = logits.gather(1, y.reshape(-1, 1)).reshape(-1)
     other = logits.scatter(1, y.reshape(-1, 1), -math.inf).amax(dim=1)
     return other - true
 
-
-def _check_distances(distances) -> np.ndarray:
-    d = np.asarray(distances, dtype=float)
-    if d.ndim != 1 or d.size == 0:
-        raise ValueError(f"distances must be a non-empty 1-D array, got shape {d.shape}")
-    if np.isnan(d).any() or (d < 0).any():
-        raise ValueError("distances must be >= 0 (+inf for a failed attack), got NaN or negative entries")
-    return d
-
-
-def error_curve(distances, eps) -> np.ndarray:
-    r"""Error curve :math:`C_{err}(\epsilon) = P\{\|a\| \le \epsilon \text{ misclassifies}\}` ([FOA] Def. 5.1).
-
-    Computed from per-sample minimal adversarial distances (:func:`minimal_adversarial_distance`):
-    the fraction with distance :math:`\le \epsilon`. A failed attack is ``+inf`` and never counts;
-    a clean error is 0 and counts at every radius, so :math:`C_{err}(0)` is the test error.
-
-    Parameters
-    ----------
-    distances : array (n,)
-    eps : float or array (m,)
-
-    Returns
-    -------
-    numpy.ndarray, shape (m,) (or a float for scalar eps)
-    """
-    d = _check_distances(distances)
-    e = np.asarray(eps, dtype=float)
-    if np.isnan(e).any() or (e < 0).any():
-        raise ValueError(f"eps must be >= 0, got {eps}")
-    out = (d[None, :] <= e.reshape(-1, 1)).mean(axis=1)
-    return float(out[0]) if e.ndim == 0 else out
-
-
-def median_adversarial_distance(distances) -> float:
-    """Median of the per-sample minimal adversarial distances ([FOA] §5.1; +inf counts, so the
-    median is +inf when at least half the attacks failed)."""
-    return float(np.median(_check_distances(distances)))
 
 
 def jacobian(model, x, *, transform: Callable | None = None) -> torch.Tensor:
@@ -98,7 +88,9 @@ def jacobian(model, x, *, transform: Callable | None = None) -> torch.Tensor:
     One backward pass per output (k passes); samples stay separate because the model runs in eval
     mode. Meant for small models and metrics, not for training.
     """
-    check_batch(x)
+    check_inputs(model, x)
+    if transform is not None and not callable(transform):
+        raise TypeError(f"transform must be None or a callable, got {type(transform).__name__}")
     with restore_mode(model, eval_mode=True):
         xg = x.detach().requires_grad_(True)
         out = model(xg)
@@ -153,9 +145,13 @@ def empirical_lipschitz(model, data, *, norm="L2", out_norm="Linf", of: str = "m
     p = parse_norm(norm)
     q = parse_norm(out_norm, "out_norm")
     batch_size = check_int(batch_size, "batch_size")
-    check_batch(data, y, name="data")
+    seed = check_seed(seed)
     if of == "loss" and y is None:
         raise ValueError("y must be given when of='loss', got None")
+    if of == "loss":
+        checked_outputs(model, data, y, labels="loss", loss_fn=loss_fn, x_name="data")
+    else:
+        check_inputs(model, data, x_name="data")
     vals = []
     exact = True
     with restore_mode(model, eval_mode=True):
@@ -180,27 +176,43 @@ _ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.ELU, nn.Identity,
                 nn.Unflatten, nn.Hardtanh)
 
 
+def _check_module(model, input_shape):
+    """(model, input shape) of the layer-norm bounds: a torch.nn.Module with parameters and a tuple of
+    positive integers."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if next(model.parameters(), None) is None:
+        raise ValueError("model must have at least one parameter (a Linear or Conv layer), got none")
+    return check_input_shape(input_shape)
+
+
 def _layer_matrices(model: nn.Module, input_shape) -> list[torch.Tensor]:
-    """Dense matrices of the affine layers of a sequential model, in order (biases dropped)."""
+    """Dense float64 matrices of the affine layers of a sequential model, in order (biases dropped).
+
+    Built in float64 from the layers' own weights whatever their dtype (a bfloat16 weight is exact
+    in float64, and the norms of ``lipconv.norms`` need float32 or float64)."""
     mats = []
-    shape = tuple(input_shape)
+    shape = _check_module(model, input_shape)
     dtype = next(model.parameters()).dtype
     device = next(model.parameters()).device
     with restore_mode(model, eval_mode=True):
         z = torch.zeros((1,) + shape, dtype=dtype, device=device)
         for mod in (m for m in model.modules() if not list(m.children())):
+            z64 = torch.zeros(z.shape, dtype=torch.float64, device=device)
             if isinstance(mod, nn.Linear):
-                mats.append(mod.weight.detach())
+                mats.append(mod.weight.detach().to(torch.float64))
             elif isinstance(mod, _LINEAR_MAPS):
                 if isinstance(mod, _CONVS):
-                    fn = lambda t, mod=mod: mod._conv_forward(t, mod.weight, None)  # noqa: E731
+                    w64 = mod.weight.detach().to(torch.float64)
+                    fn = lambda t, mod=mod, w64=w64: mod._conv_forward(t, w64, None)  # noqa: E731
                 else:
                     fn = mod
-                J = torch.autograd.functional.jacobian(fn, z.detach())
+                J = torch.autograd.functional.jacobian(fn, z64)
                 out_n = J.shape[: J.ndim // 2].numel()
                 mats.append(J.reshape(out_n, -1).detach())
             elif isinstance(mod, nn.modules.batchnorm._BatchNorm):
-                scale = (mod.weight.detach() if mod.affine else 1.0) / torch.sqrt(mod.running_var + mod.eps)
+                weight = mod.weight.detach().to(torch.float64) if mod.affine else 1.0
+                scale = weight / torch.sqrt(mod.running_var.to(torch.float64) + mod.eps)
                 per = z[0].numel() // scale.numel()
                 mats.append(torch.diag(scale.repeat_interleave(per)))
             elif isinstance(mod, nn.LeakyReLU) and abs(mod.negative_slope) > 1:
@@ -210,7 +222,8 @@ def _layer_matrices(model: nn.Module, input_shape) -> list[torch.Tensor]:
             elif not isinstance(mod, _ACTIVATIONS):
                 raise ValueError(f"model must be a sequence of Linear/Conv/AvgPool/BatchNorm layers and 1-Lipschitz "
                                  f"elementwise activations, got {type(mod).__name__}")
-            z = mod(z)
+            with torch.no_grad():
+                z = mod(z)
     return mats
 
 
@@ -255,7 +268,8 @@ def l_bound(loss_values, L, *, l0: float = 0.0) -> np.ndarray:
         Lipschitz constant of the loss (e.g. from :func:`fit_extreme_value`).
     """
     L = check_positive(L, "L")
-    lv = np.asarray(loss_values, dtype=float)
+    l0 = _check_real_number(l0, "l0")
+    lv = check_array(loss_values, "loss_values", ndim=1)
     return np.maximum(l0 - lv, 0.0) / L
 
 
@@ -268,16 +282,17 @@ def omega_bound(loss_values, grad_norms, eps, omega, *, l0: float = 0.0) -> np.n
     sample the largest grid radius that satisfies it (0 when none does; a zero gradient with a
     positive gap certifies every radius in the grid).
     """
-    lv = np.asarray(loss_values, dtype=float).reshape(-1)
-    gn = np.asarray(grad_norms, dtype=float).reshape(-1)
-    e = np.asarray(eps, dtype=float).reshape(-1)
-    om = np.asarray(omega, dtype=float).reshape(-1)
+    l0 = _check_real_number(l0, "l0")
+    lv = check_array(loss_values, "loss_values", ndim=1)
+    gn = check_array(grad_norms, "grad_norms", ndim=1, nonnegative=True)
+    e = check_array(eps, "eps", ndim=0).reshape(-1)
+    om = check_array(omega, "omega", ndim=0).reshape(-1)
     if lv.shape != gn.shape:
         raise ValueError(f"grad_norms must have the shape of loss_values {lv.shape}, got {gn.shape}")
     if e.shape != om.shape or e.size == 0:
         raise ValueError(f"omega must have the shape of eps {e.shape} (non-empty), got {om.shape}")
     if (np.diff(e) <= 0).any() or (e < 0).any():
-        raise ValueError("eps must be >= 0 and strictly increasing")
+        raise ValueError(f"eps must be >= 0 and strictly increasing, got {e}")
     gap = l0 - lv[:, None] - om[None, :]
     ok = gap >= e[None, :] * gn[:, None]
     return np.where(ok, e[None, :], 0.0).max(axis=1)
@@ -294,8 +309,9 @@ def modulus_of_continuity(model, x, y, *, eps: float, norm="L2", n_samples: int 
     p = parse_norm(norm)
     eps = check_eps(eps)
     n_samples = check_int(n_samples, "n_samples")
-    check_batch(x, y)
-    gen = torch.Generator(device=x.device).manual_seed(int(seed))
+    seed = check_seed(seed)
+    checked_outputs(model, x, y, labels="loss", loss_fn=loss_fn)
+    gen = torch.Generator(device=x.device).manual_seed(seed)
     best = torch.full((x.shape[0],), -math.inf, dtype=torch.float64)
     with restore_mode(model, eval_mode=True):
         g, loss = input_gradient(model, x, y, loss_fn)
@@ -369,13 +385,14 @@ def fit_extreme_value(maxima, *, p: float = 1e-3, min_distinct: float = 0.5,
     estimate is not a bound: report it beside a certified upper bound
     (:func:`layer_norm_product`, :func:`lipschitz_bracket`).
     """
-    m = np.asarray(maxima, dtype=float).reshape(-1)
-    if m.size < 5 or not np.isfinite(m).all():
-        raise ValueError(f"maxima must hold at least 5 finite values, got {m.size} values")
-    if not 0 < p < 1:
-        raise ValueError(f"p must be in (0, 1), got {p}")
-    if not 0 <= min_distinct <= 1:
-        raise ValueError(f"min_distinct must be in [0, 1], got {min_distinct}")
+    m = np.asarray(maxima) if not isinstance(maxima, torch.Tensor) else maxima.detach().cpu().numpy()
+    if m.ndim == 1 and m.dtype.kind in "iuf" and (m.size < 5 or not np.isfinite(m).all()):
+        raise ValueError(f"maxima must hold at least 5 finite values, got {m.size} values "
+                         f"({int(np.sum(~np.isfinite(m)))} not finite)")
+    m = check_array(m, "maxima", ndim=1, min_size=5)
+    p = _check_fraction(p, "p", closed=False)
+    min_distinct = _check_fraction(min_distinct, "min_distinct", closed=True)
+    ks_level = _check_fraction(ks_level, "ks_level", closed=True)
     top = float(m.max())
     nan = math.nan
     if np.unique(m).size < max(2, min_distinct * m.size):
@@ -445,7 +462,8 @@ def pair_lipschitz(model, x, *, norm="L2", out_norm="L2", batch_size: int = 1024
     """
     p = parse_norm(norm)
     q = parse_norm(out_norm, "out_norm")
-    check_batch(x)
+    batch_size = check_int(batch_size, "batch_size")
+    check_inputs(model, x)
     with restore_mode(model, eval_mode=True), torch.no_grad():
         fx = flat(model(x)).to(torch.float64)
     xf = flat(x.detach()).to(torch.float64)
@@ -470,280 +488,16 @@ def lipschitz_bracket(model, x, *, input_shape=None, norm="L2", out_norm="L2", e
     """
     p = parse_norm(norm)
     q = parse_norm(out_norm, "out_norm")
-    check_batch(x)
+    seed = check_seed(seed)
+    check_inputs(model, x)
+    if input_shape is not None and isinstance(model, nn.Module):
+        _check_module(model, input_shape)
+    if estimate is not None:
+        estimate = _check_real_number(estimate, "estimate")
     grad = empirical_lipschitz(model, x, norm=p, out_norm=q, seed=seed)
     pair = pair_lipschitz(model, x, norm=p, out_norm=q)
     try:
         upper = float(layer_norm_product(model, input_shape=input_shape or tuple(x.shape[1:]), norm=p, out_norm=q))
-    except ValueError:
+    except (ValueError, TypeError):
         upper = math.inf
     return LipschitzBracket(max(grad.value, pair), upper, estimate, grad.value, pair, p, q, grad.exact)
-
-
-@dataclass(frozen=True)
-class CleverResult:
-    r"""CLEVER scores and the Lipschitz estimates behind them (:func:`clever`).
-
-    For sample i with predicted class c and target class j, :math:`g = f_c - f_j` and
-
-    .. math:: \text{score}_{ij} = \min\big(g(x_i) / \hat L_{ij},\ R\big),\qquad
-              \text{score}_i = \min_{j \ne c} \text{score}_{ij}.
-
-    Attributes
-    ----------
-    score : numpy.ndarray, shape (n,)
-        Untargeted CLEVER score (ART's ``clever_u``); 0 for a sample whose margin is not positive.
-    lipschitz : numpy.ndarray, shape (n, k)
-        :math:`\hat L_{ij}`: the reverse-Weibull location estimate, raised to ``sample_max`` when below
-        it, or ``sample_max`` where the fit was not used (``fallback``); NaN at the predicted class.
-    sample_max : numpy.ndarray, shape (n, k)
-        Largest :math:`\|\nabla g\|_*` met in the ball (pool and ascent): attained, so a certified lower
-        bound of the Lipschitz constant of g on the ball.
-    upper : numpy.ndarray, shape (n, k)
-        Certified upper bound of the (global) Lipschitz constant of g from the layer norms (inf when
-        the model is not a chain :func:`layer_norm_product` handles).
-    fallback : numpy.ndarray of bool, shape (n, k)
-        Where the fit was replaced by the sample maximum: the pool's largest gradient norm is
-        attained at several pool points (repeated maxima: a piecewise-linear network has the same
-        gradient on a whole region), or the fitted location is not finite.
-    margin : numpy.ndarray, shape (n, k)
-        :math:`f_c(x_i) - f_j(x_i)`.
-    predicted : numpy.ndarray, shape (n,)
-    radius, norm : float
-    nb_batches, batch_size, pool_factor, seed : int
-    """
-
-    score: np.ndarray
-    lipschitz: np.ndarray
-    sample_max: np.ndarray
-    upper: np.ndarray
-    fallback: np.ndarray
-    margin: np.ndarray
-    predicted: np.ndarray
-    radius: float
-    norm: float
-    nb_batches: int
-    batch_size: int
-    pool_factor: int
-    seed: int
-
-    def brackets(self) -> list[str]:
-        """Per sample, for the class attaining the score: "[lower, upper] estimate E (fallback)"."""
-        out = []
-        for i in range(self.score.shape[0]):
-            ratio = np.where(np.isnan(self.lipschitz[i]), np.inf, self.margin[i] / self.lipschitz[i])
-            j = int(np.argmin(ratio))
-            flag = " (sample max: fit not used)" if self.fallback[i, j] else ""
-            out.append(f"class {j}: Lip in [{self.sample_max[i, j]:.4g}, {self.upper[i, j]:.4g}], "
-                       f"CLEVER estimate {self.lipschitz[i, j]:.4g}{flag}")
-        return out
-
-
-def _margin_upper_bounds(model, input_shape, p: float, k: int) -> np.ndarray:
-    """(k, k) certified upper bounds of Lip_p(f_c - f_j): the layer-norm product with the last
-    Linear layer replaced by its row difference when the model ends in one, else 2 Lip_{p,inf}(f)."""
-    try:
-        mats = _layer_matrices(model, input_shape)
-    except ValueError:
-        return np.full((k, k), math.inf)
-    leaves = [m for m in model.modules() if not list(m.children())] if isinstance(model, nn.Module) else []
-    if leaves and isinstance(leaves[-1], nn.Linear) and len(mats) >= 1:
-        W = mats[-1].to(torch.float64)
-        rows = (W[:, None, :] - W[None, :, :]).reshape(k * k, -1)
-        last = dual_norm(rows, p).reshape(k, k)
-        head = float(_chain_product(mats[:-1], p, p)) if len(mats) > 1 else 1.0
-        return (head * last).cpu().numpy()
-    return np.full((k, k), 2.0 * float(_chain_product(mats, p, math.inf)))
-
-
-def _ascend_gradient_norm(model, xi, starts, c, targets, *, radius, p, clamp, steps):
-    r"""Largest :math:`\|\nabla(f_c - f_j)\|_*` met by projected ascent on it from ``starts`` (one target
-    class per start; steps of radius / 20 along the attack norm's steepest direction, kept in the
-    ball and the box). Returns the per-start maxima (each attained at a point of the ball)."""
-    from ._attacks import _clamp, _project_ball, _radius
-
-    r = _radius(radius, flat(starts))
-    base = xi.expand_as(starts)
-    best = torch.full((starts.shape[0],), -math.inf, dtype=torch.float64, device=starts.device)
-    z = starts.detach()
-    for it in range(steps + 1):
-        zg = z.detach().requires_grad_(True)
-        out = flat(model(zg))
-        margin = out[:, c] - out.gather(1, targets[:, None])[:, 0]
-        (gr,) = torch.autograd.grad(margin.sum(), zg, create_graph=it < steps)
-        h = dual_norm(flat(gr), p)
-        best = torch.maximum(best, h.detach().to(torch.float64))
-        if it == steps or not h.requires_grad:
-            break
-        (dh,) = torch.autograd.grad(h.sum(), zg, allow_unused=True)
-        if dh is None:  # the gradient norm does not depend on x (a linear model)
-            break
-        step = (radius / 20) * steepest_direction(flat(dh), p).reshape(z.shape)
-        z = _clamp(base + _project_ball(z + step - base, r, p), clamp).detach()
-    return best
-
-
-def clever(model, x, *, radius: float, norm="L2", nb_batches: int = 50, batch_size: int = 10,
-           pool_factor: int = 10, c_init: float = 1.0, clamp=(0.0, 1.0), input_shape=None,
-           refine: int = 20, seed: int = 0) -> CleverResult:
-    r"""CLEVER robustness scores (Weng et al., ICLR 2018) with ART's sampling semantics, and guards.
-
-    Follows ``art.metrics.clever_u`` / ``clever_t`` (Adversarial Robustness Toolbox 1.20): for each
-    sample, a pool of ``pool_factor * batch_size`` points uniform in the ``norm`` ball of radius
-    ``radius`` (clipped to ``clamp``); at each the dual norm of :math:`\nabla(f_c - f_j)`; then
-    ``nb_batches`` batches of ``batch_size`` pool entries drawn with replacement, their maxima, and
-    the location of a reverse Weibull law fitted to them (``weibull_min.fit(-maxima, c_init,
-    optimizer=fmin)``, as ART does) as the estimate :math:`\hat L` of the local Lipschitz constant.
-    The score is :math:`\min(\text{margin}/\hat L, R)`, minimized over target classes.
-
-    Differences from ART: (1) ``refine`` steps of projected ascent on the gradient norm itself,
-    from the 8 best pool points of each class, raise the sampled maximum (random points rarely
-    land where the gradient peaks: on a digits tanh MLP the pool maximum and the fit ran at 0.75 of a
-    dense search's maximum in 44 of 45 cases); ``refine=0`` is ART's sampling. (2) A guard: where
-    the pool's largest gradient norm is attained at several pool points (a ReLU network's
-    piecewise-constant gradient), or the fit's location is not finite, :math:`\hat L` is the
-    largest value met and ``fallback`` is set; a fitted location below it is raised to it. Every
-    estimate comes
-    with its certified bracket [``sample_max``, ``upper``] (see :class:`CleverResult`): the
-    estimate itself is statistical, neither a lower nor an upper bound of the Lipschitz constant.
-
-    Parameters
-    ----------
-    model : callable, x -> logits (n, k)
-    x : torch.Tensor, shape (n, ...)
-    radius : float > 0
-    norm : {"L2", "Linf", "L1"}
-    nb_batches, batch_size, pool_factor : int
-        ART's parameters (CLEVER's paper: 500 batches of 1024; ART's pool_factor default 10).
-    c_init : float
-        Initial Weibull shape of the fit.
-    clamp : (low, high) or None
-    input_shape : tuple, optional
-        For the certified upper bound (default one sample's shape).
-    refine : int >= 0
-        Ascent steps on the gradient norm (0: ART's sampling only).
-    seed : int
-        Seeds the pool (torch, on x's device) and the batch draws (numpy).
-    """
-    from scipy.optimize import fmin
-
-    from ._attacks import _check_clamp, _generator, _random_in_ball, _radius
-
-    p = parse_norm(norm)
-    radius = check_eps(radius, "radius", allow_zero=False)
-    nb_batches = check_int(nb_batches, "nb_batches")
-    batch_size = check_int(batch_size, "batch_size")
-    pool_factor = check_int(pool_factor, "pool_factor")
-    refine = check_int(refine, "refine", minimum=0)
-    clamp = _check_clamp(clamp)
-    check_batch(x)
-    n = x.shape[0]
-    P = pool_factor * batch_size
-    rng = np.random.default_rng(seed)
-    gen = _generator(x, seed)
-    with restore_mode(model, eval_mode=True), torch.no_grad():
-        logits = flat(model(x.detach())).to(torch.float64)
-    k = logits.shape[1]
-    pred = logits.argmax(dim=1)
-    margin = (logits.gather(1, pred[:, None]) - logits).cpu().numpy()
-    est = np.full((n, k), math.nan)
-    smax = np.full((n, k), math.nan)
-    fb = np.zeros((n, k), dtype=bool)
-    for i in range(n):  # one pool of P points per sample; the Jacobians are batched over the pool
-        xi = x[i:i + 1].detach().expand((P,) + tuple(x.shape[1:]))
-        pool = xi + _random_in_ball(xi, _radius(radius, flat(xi)), p, gen)
-        if clamp is not None:
-            pool = pool.clamp(clamp[0], clamp[1])
-        J = jacobian(model, pool).to(torch.float64)  # (P, k, N)
-        c = int(pred[i])
-        G = dual_norm(J[:, c:c + 1, :] - J, p).cpu().numpy()  # (P, k)
-        draws = rng.integers(0, P, size=(nb_batches, batch_size))
-        maxima = G[draws].max(axis=1)  # (nb_batches, k)
-        refined = np.full(k, -math.inf)
-        if refine:
-            js = [j for j in range(k) if j != c]
-            m = min(8, P)
-            order = np.argsort(-G, axis=0, kind="stable")[:m]  # (m, k) best pool points per class
-            starts = pool[torch.as_tensor(order[:, js].T.reshape(-1), device=x.device)]
-            targets = torch.as_tensor(np.repeat(js, m), device=x.device)
-            with restore_mode(model, eval_mode=True):
-                got = _ascend_gradient_norm(model, x[i:i + 1].detach(), starts, c, targets, radius=radius, p=p,
-                                            clamp=clamp, steps=refine).cpu().numpy().reshape(len(js), m)
-            refined[js] = got.max(axis=1)
-        for j in range(k):
-            if j == c:
-                continue
-            top = max(float(G[:, j].max()), float(refined[j]))
-            smax[i, j] = top
-            repeated = np.count_nonzero(G[:, j] >= top * (1 - 1e-12)) > 1
-            loc = math.nan
-            if not repeated and np.ptp(maxima[:, j]) > 0:
-                _, loc, _ = stats.weibull_min.fit(-maxima[:, j], c_init, optimizer=lambda f, x0, args=(), disp=0:
-                                                  fmin(f, x0, args=args, disp=disp))
-            fit = -float(loc)
-            if repeated or not math.isfinite(fit):
-                est[i, j], fb[i, j] = top, True
-            else:
-                est[i, j] = max(fit, top)
-    upper = _margin_upper_bounds(model, input_shape or tuple(x.shape[1:]), p, k)[pred.cpu().numpy()]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per = np.where(np.isnan(est), np.inf, np.minimum(np.maximum(margin, 0) / est, radius))
-    return CleverResult(per.min(axis=1), est, smax, upper, fb, margin, pred.cpu().numpy(), radius, p,
-                        nb_batches, batch_size, pool_factor, int(seed))
-
-
-@dataclass(frozen=True)
-class GradientNormDetector:
-    r"""Adversarial-input detector :math:`\|\nabla g(x)\|_{p,q} > c` ([FCAO] §7, eq. (7.1)).
-
-    Attributes
-    ----------
-    threshold : float
-        c, the (1 - fpr) empirical quantile of the clean scores.
-    fpr : float
-        Target false-positive rate on clean data.
-    norm, out_norm : float
-    softmax : bool
-        Whether g is softmax∘model (the model's probabilities) or the logits.
-    clean_rejection : float
-        Measured rejection rate on the clean calibration data (<= fpr).
-    """
-
-    threshold: float
-    fpr: float
-    norm: float
-    out_norm: float
-    softmax: bool
-    clean_rejection: float
-
-    def scores(self, model, x) -> np.ndarray:
-        """Per-sample Jacobian operator norms ([FCAO] eq. (7.1))."""
-        return _detector_scores(model, x, self.norm, self.out_norm, self.softmax)
-
-    def detect(self, model, x) -> np.ndarray:
-        """Boolean flags: True where the input is rejected as adversarial."""
-        return self.scores(model, x) > self.threshold
-
-
-def _detector_scores(model, x, p, q, softmax):
-    J = jacobian(model, x, transform=(lambda z: torch.softmax(z, dim=1)) if softmax else None).detach()
-    return torch.as_tensor(operator_norm(J, p, q).value).reshape(-1).cpu().to(torch.float64).numpy()
-
-
-def gradient_norm_detector(model, x_clean, *, fpr: float = 0.05, norm="L2", out_norm="Linf",
-                           softmax: bool = True) -> GradientNormDetector:
-    r"""Calibrate the gradient-norm detector of [FCAO] §7 at false-positive rate ``fpr`` on clean data.
-
-    The score is :math:`\|J_g(x)\|_{p\to q}` with :math:`g` the model's probabilities ([FCAO] uses
-    :math:`\|\nabla f(x)\|_{2,\infty}`, the largest l2 norm of a class-probability gradient), and the
-    threshold is the smallest clean score that at most ``fpr`` of the clean inputs exceed.
-    """
-    p = parse_norm(norm)
-    q = parse_norm(out_norm, "out_norm")
-    if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 1:
-        raise ValueError(f"fpr must be in (0, 1), got {fpr}")
-    check_batch(x_clean, name="x_clean")
-    s = np.sort(_detector_scores(model, x_clean, p, q, softmax))
-    allowed = int(math.floor(fpr * s.size + 1e-9))  # clean inputs that may exceed the threshold
-    c = float(s[s.size - allowed - 1])
-    return GradientNormDetector(c, float(fpr), p, q, bool(softmax), float((s > c).mean()))
