@@ -607,7 +607,8 @@ def _network_section(ok, groups, by_group, varying, note: str) -> list[str]:
                          _fmt(ex["l2sq"].mean(), ".3e") if ex is not None and len(ex) else "",
                          _fmt(gn["l2sq"].mean(), ".3e"),
                          _fmt(gn["linf_function_hi"].mean(), ".3f"),
-                         _fmt(ex["linf_hi"].mean(), ".3f") if ex is not None and len(ex) else ""])
+                         _fmt(ex["linf_hi"].mean(), ".3f") if ex is not None and len(ex) else "",
+                         _fmt(gn["linf_hi"].mean(), ".3f")])
         fs = by_group.get(key, {})
         efs = _partner_fits(exact, g) if exact is not None else {}
         slope_rows.append([name, _slope_text(fs["l2sq_function"]) if "l2sq_function" in fs else "",
@@ -617,7 +618,7 @@ def _network_section(ok, groups, by_group, varying, note: str) -> list[str]:
                            _slope_text(efs["linf_hi"]) if "linf_hi" in efs else ""])
     lines += _table(["problem", "n", "seeds", "median gap", "max gap", "median gap at Lip+", "network L2^2",
                      "exact: midpoint L2^2", "exact: worst L2^2", "worst extension of network values L2^2",
-                     "network sup (hi)", "exact: worst sup (hi)"], rows)
+                     "network sup (hi)", "exact: worst sup (hi)", "worst extension of network values sup (hi)"], rows)
     lines += ["", "Slopes in n with 95 % intervals (the exact minimizer's refitted on the network's n and seeds):", ""]
     lines += _table(["problem", "network L2^2", "exact: midpoint L2^2", "exact: worst L2^2", "network sup (hi)",
                      "exact: worst sup (hi)"], slope_rows)
