@@ -18,6 +18,7 @@ __all__ = [
     "check_norm",
     "check_rng",
     "check_int",
+    "check_indices",
 ]
 
 _NORM_ALIASES = {
@@ -32,11 +33,23 @@ def check_real(a, name: str, *, allow_inf: bool = False) -> np.ndarray:
     unless ``allow_inf``).
 
     ``np.asarray(a, dtype=float)`` alone would keep the real part of a complex array (with only a
-    ``ComplexWarning``), so the dtype is checked first.
+    ``ComplexWarning``), so the dtype is checked first; strings, bytes and objects that are not real
+    numbers are refused here too, rather than in numpy's words.
     """
-    raw = np.asarray(a)
+    try:
+        raw = np.asarray(a)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise ValueError(f"{name} must be an array of real numbers, got {type(a).__name__} ({exc})") from None
     if np.iscomplexobj(raw):
         raise ValueError(f"{name} must be real, got {raw.dtype}")
+    if raw.dtype.kind in "USVMm":
+        raise ValueError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    if raw.dtype.kind == "O":
+        try:
+            raw = np.asarray(raw.tolist(), dtype=float) if raw.ndim else np.asarray(float(raw.item()))
+        except (TypeError, ValueError):
+            kinds = sorted({type(v).__name__ for v in raw.ravel()})
+            raise ValueError(f"{name} must be an array of real numbers, got objects of type {', '.join(kinds)}") from None
     arr = np.asarray(raw, dtype=float)
     if allow_inf:
         bad = int(np.sum(np.isnan(arr)))
@@ -78,6 +91,8 @@ def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
         raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name} must have n = {n} rows to match X, got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column (k >= 1), got shape {arr.shape}")
     return np.ascontiguousarray(arr), scalar
 
 
@@ -138,3 +153,20 @@ def check_rng(seed, name: str = "seed") -> np.random.Generator:
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         return np.random.default_rng(seed)
     raise ValueError(f"{name} must be an int, a numpy Generator or None, got {seed!r}")
+
+
+def check_indices(a, name: str, *, size: int, distinct: bool = False, min_len: int = 0) -> np.ndarray:
+    """Return ``a`` as a 1-D int64 array of indices in [0, size) (distinct if asked, at least
+    ``min_len`` of them). Floats are refused even when integral: an index computed in floating point
+    is a bug upstream, not an index."""
+    raw = np.asarray(a)
+    if raw.ndim != 1 or not (np.issubdtype(raw.dtype, np.integer) or (raw.size == 0 and raw.dtype.kind == "f")):
+        raise ValueError(f"{name} must be a 1-D array of integer indices, got {raw.dtype} with shape {raw.shape}")
+    if raw.size < min_len:
+        raise ValueError(f"{name} must have length >= {min_len}, got {raw.size}")
+    idx = raw.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"{name} must hold indices in [0, {size}), got min {idx.min()} max {idx.max()}")
+    if distinct and np.unique(idx).size != idx.size:
+        raise ValueError(f"{name} must hold distinct indices, got {idx.size - np.unique(idx).size} repeated")
+    return idx

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_norm, check_positive, check_real, check_simplex_labels
 
 __all__ = ["LiftedReference", "lifted_reference"]
 
@@ -134,8 +134,23 @@ def _pieces(edges: np.ndarray, breaks) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _label_values(label, t: np.ndarray) -> np.ndarray:
-    y = np.asarray(label(t.ravel()), dtype=float)
-    return y.reshape(t.size, -1)
+    """The label at the points t as a (q, k) array, refused (naming ``label``) unless real, finite and of
+    shape (q,) or (q, k): a complex label would lose its imaginary part in a float cast, and a wrong
+    shape would fail in a reshape or be blamed on the solver's ``y``."""
+    q = t.size
+    raw = label(t.ravel())
+    try:
+        y = check_real(raw, "label")
+    except (TypeError, ValueError) as exc:
+        if str(exc).startswith("label"):
+            raise ValueError(f"{exc} (its values at t in [-1, 1])") from None
+        raise ValueError(f"label must return real numbers, got {np.asarray(raw).dtype} values") from None
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != q or y.shape[1] < 1:
+        raise ValueError(f"label must return an array of shape (q,) or (q, k) for q = {q} points t, "
+                         f"got shape {np.shape(raw)}")
+    return y
 
 
 def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1.0, N: int = 16384,
@@ -174,6 +189,7 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     scale = check_positive(scale, "scale")
     m = check_int(m, "m", minimum=1)
     N = check_int(N, "N", minimum=4)
+    p_y = check_norm(p_y, "p_y")
     loss_obj = get_loss(loss)
     lam_i = lam / scale
     breaks = tuple(float(b) for b in getattr(label, "breaks", ()) if -1.0 < b < 1.0)
@@ -184,9 +200,12 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     C = t.size
     # Cell means of the label: Gauss sums on each cell.
     nodes, weights = _pieces(edges, ())
-    yq = _label_values(label, nodes).reshape(nodes.shape[0], nodes.shape[1], -1)
-    ybar = np.einsum("pg,pgk->pk", weights, yq) / widths[:, None]
+    yflat = _label_values(label, nodes)
     if loss_obj.name == "cross_entropy":
+        check_simplex_labels(yflat, "label")
+    yq = yflat.reshape(nodes.shape[0], nodes.shape[1], -1)
+    ybar = np.einsum("pg,pgk->pk", weights, yq) / widths[:, None]
+    if loss_obj.name == "cross_entropy":  # round-off of the Gauss sums only: the label is on the simplex
         ybar = np.clip(ybar, 0.0, None)
         ybar /= ybar.sum(axis=1, keepdims=True)
     scalar = ybar.shape[1] == 1

@@ -42,7 +42,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import MatrixRankWarning, spsolve
 from scipy.spatial import cKDTree
 
-from .._validation import check_int, check_norm, check_points, check_positive
+from .._validation import check_indices, check_int, check_norm, check_points, check_positive, check_real
 
 __all__ = ["absolutely_minimizing_extension", "AMLEResult", "graph_infinity_laplacian", "point_cloud_graph"]
 
@@ -400,16 +400,10 @@ def absolutely_minimizing_extension(
     t0 = time.perf_counter()
     X = check_points(X, "X", min_rows=2)
     n = X.shape[0]
-    idx = np.asarray(known_index)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"known_index must be a non-empty 1-D integer array, got {np.asarray(known_index)!r:.80}")
-    if idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
-        raise ValueError(f"known_index must hold distinct indices in [0, {n}), got min {idx.min()} max {idx.max()}")
-    if np.iscomplexobj(known_values):
-        raise ValueError(f"known_values must be real, got {np.asarray(known_values).dtype}")
-    g = np.asarray(known_values, dtype=float)
-    if g.shape != idx.shape or not np.all(np.isfinite(g)):
-        raise ValueError(f"known_values must be finite with shape {idx.shape}, got {g.shape}")
+    idx = check_indices(known_index, "known_index", size=n, distinct=True, min_len=1)
+    g = check_real(known_values, "known_values")
+    if g.shape != idx.shape:
+        raise ValueError(f"known_values must have shape {idx.shape} (one value per known index), got {g.shape}")
     if graph not in GRAPHS:
         raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
     k = check_int(k, "k", minimum=1)

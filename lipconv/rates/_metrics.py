@@ -175,11 +175,14 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
 
     Exact: the minimum over the ``k_near`` nearest samples (scipy's KD-tree), which is the minimum
     over all whenever it is at most L times the distance to the k-th nearest (every other term is
-    at least that); the remaining rows take the minimum over every sample, in blocks."""
+    at least that); the remaining rows take the minimum over every sample, in blocks. The value
+    distances are differences taken entry by entry (scipy's ``cdist``), never through
+    :math:`\|a\|^2 - 2 a \cdot b + \|b\|^2`, which loses every digit of a small distance between large
+    values (values offset by 1e8 gave a bound 0.3 below the exact one)."""
     from scipy.spatial import cKDTree
 
-    from .._pairwise import distance_blocks
-    from .._validation import check_points
+    from .._pairwise import distance_blocks, pairwise_distances
+    from .._validation import check_int, check_points
 
     X, U, x, v = (check_points(a, name) for a, name in ((X, "X"), (U, "U"), (x, "x"), (v, "v")))
     if U.shape[0] != X.shape[0] or v.shape[0] != x.shape[0]:
@@ -188,7 +191,7 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     if x.shape[1] != X.shape[1] or v.shape[1] != U.shape[1]:
         raise ValueError(f"x must have d = {X.shape[1]} columns and v k = {U.shape[1]}, got {x.shape[1]} and {v.shape[1]}")
     L = check_positive(L, "L", allow_zero=True)
-    kk = min(k_near, X.shape[0])
+    kk = min(check_int(k_near, "k_near", minimum=1), X.shape[0])
     dist, idx = cKDTree(X).query(x, k=kk)
     dist, idx = dist.reshape(x.shape[0], kk), idx.reshape(x.shape[0], kk)
     terms = np.linalg.norm(U[idx] - v[:, None, :], axis=2) + L * dist
@@ -197,8 +200,7 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     if open_rows.size:
         xr, vr = x[open_rows], v[open_rows]
         for a, b, D in distance_blocks(xr, X):
-            E = np.sqrt(np.maximum(0.0, (vr[a:b] ** 2).sum(axis=1)[:, None] - 2.0 * vr[a:b] @ U.T + (U**2).sum(axis=1)[None, :]))
-            B[open_rows[a:b]] = (E + L * D).min(axis=1)
+            B[open_rows[a:b]] = (pairwise_distances(vr[a:b], U) + L * D).min(axis=1)
     return B
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_norm, check_points, check_positive, check_values
+from .._validation import check_indices, check_norm, check_points, check_positive, check_real, check_values
 from ..losses import get_loss
 from ._certificate import FEASIBILITY_TOL, GAP_TOL, dual_bound, lipschitz_on_pairs, relative_gap, violation_scan
 from ._oracle import scan_pairs
@@ -589,7 +589,7 @@ def certify(
     Ln = lipschitz * units.x_scale / units.y_scale
     if isinstance(dual, LipschitzResult):
         dual = dual.dual
-    duals = [] if dual is None else [prob.dual_from_user(dual)]
+    duals = [] if dual is None else [prob.dual_from_user(_check_dual(dual, *Y.shape))]
     cert = _certify_normalized(prob, Un, Ln, duals)
     return Certificate(
         objective=units.objective(cert.objective), lower_bound=units.objective(cert.lower_bound),
@@ -597,6 +597,23 @@ def certify(
         feasibility_tol=check_positive(feasibility_tol, "feasibility_tol"),
         gap_tol=check_positive(gap_tol, "gap_tol"),
     )
+
+
+def _check_dual(dual, n: int, k: int) -> tuple:
+    """``dual`` as (i, j, M): index arrays of equal length P in [0, n) and finite real multipliers of
+    shape (P, k) ((P,) accepted for k = 1); a ``ValueError`` naming ``dual`` otherwise."""
+    if not isinstance(dual, (tuple, list)) or len(dual) != 3:
+        raise ValueError(f"dual must be a LipschitzResult or a tuple (i, j, multipliers), got {type(dual).__name__}"
+                         + (f" of length {len(dual)}" if isinstance(dual, (tuple, list)) else ""))
+    i = check_indices(dual[0], "dual's i", size=n)
+    j = check_indices(dual[1], "dual's j", size=n)
+    M = check_real(dual[2], "dual's multipliers")
+    if M.ndim == 1 and k == 1:
+        M = M[:, None]
+    if i.shape != j.shape or M.shape != (i.size, k):
+        raise ValueError(f"dual must hold i and j of one length P and multipliers of shape (P, k = {k}), got "
+                         f"lengths {i.size} and {j.size} and multipliers of shape {M.shape}")
+    return i, j, M
 
 
 def kantorovich_dual(X, c, *, p=2, solver=None):
