@@ -19,6 +19,8 @@ __all__ = [
     "check_rng",
     "check_int",
     "check_indices",
+    "check_distinct",
+    "check_output_directory",
 ]
 
 _NORM_ALIASES = {
@@ -170,3 +172,24 @@ def check_indices(a, name: str, *, size: int, distinct: bool = False, min_len: i
     if distinct and np.unique(idx).size != idx.size:
         raise ValueError(f"{name} must hold distinct indices, got {idx.size - np.unique(idx).size} repeated")
     return idx
+
+
+def check_distinct(values, name: str) -> tuple:
+    """Return ``values`` as a tuple, refusing repeated entries: a grid that lists a setting twice
+    would run it twice (or count its runs twice)."""
+    values = tuple(values)
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+    if repeated:
+        raise ValueError(f"{name} must list distinct values, got {', '.join(map(str, repeated))} more than once")
+    return values
+
+
+def check_output_directory(path, name: str) -> str:
+    """Return ``path``, refusing an existing path that is not a directory (an output directory is
+    created on demand, so a file there would fail only after the work)."""
+    import os
+
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} must name a directory (created if missing), got the existing file {path!r}")
+    return path
