@@ -19,6 +19,10 @@ __all__ = [
     "check_rng",
     "check_int",
     "check_indices",
+    "check_callable",
+    "check_label_values",
+    "check_manifold",
+    "check_frame",
     "check_distinct",
     "check_output_directory",
 ]
@@ -99,10 +103,7 @@ def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
 
 
 def check_simplex_labels(Y: np.ndarray, name: str = "y") -> None:
-    """Require labels (n, k) with k >= 2 and rows on the probability simplex, as the cross-entropy does.
-
-    The wording matches ``lipconv.solvers._api._check_labels_for_loss``.
-    """
+    """Require labels (n, k) with k >= 2 and rows on the probability simplex, as the cross-entropy does."""
     if Y.shape[1] < 2:
         raise ValueError(
             f"{name} must have shape (n, k) with k >= 2 on the simplex for loss 'cross_entropy', got k = {Y.shape[1]}"
@@ -193,3 +194,50 @@ def check_output_directory(path, name: str) -> str:
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} must name a directory (created if missing), got the existing file {path!r}")
     return path
+
+
+def check_callable(f, name: str, what: str = "a callable") -> None:
+    """Require ``f`` callable; ``what`` says which callable, e.g. "a callable of t"."""
+    if not callable(f):
+        raise ValueError(f"{name} must be {what}, got {type(f).__name__} {f!r:.60}")
+
+
+def check_manifold(manifold, name: str = "manifold"):
+    """Require a :class:`lipconv.manifolds.Manifold` (not a name or a number)."""
+    from .manifolds import Manifold
+
+    if not isinstance(manifold, Manifold):
+        raise ValueError(f"{name} must be a lipconv.manifolds.Manifold (e.g. Sphere(3)), got {type(manifold).__name__} "
+                         f"{manifold!r:.60}")
+    return manifold
+
+
+def check_frame(df, name: str, *, columns=(), min_rows: int = 1):
+    """Require a pandas DataFrame with at least ``min_rows`` rows and the given columns."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas.DataFrame, got {type(df).__name__}")
+    if len(df) < min_rows:
+        rows = "one row" if min_rows == 1 else f"{min_rows} rows"
+        raise ValueError(f"{name} must have at least {rows}, got {len(df)}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} must have the columns {tuple(columns)}, missing {missing}")
+    return df
+
+
+def check_label_values(raw, q: int, name: str = "label") -> np.ndarray:
+    """The values a label function returned at q points, as a (q, k) float array; a ``ValueError``
+    naming ``name`` unless they are real, finite and of shape (q,) or (q, k). A complex label would
+    lose its imaginary part in a float cast, and a wrong shape would fail in a reshape or be blamed
+    on a solver's ``y``."""
+    try:
+        y = check_real(raw, name)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (the values it returned)") from None
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != q or y.shape[1] < 1:
+        raise ValueError(f"{name} must return an array of shape (q,) or (q, k) for q = {q} points, got shape {np.shape(raw)}")
+    return y

@@ -56,7 +56,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_int, check_norm, check_positive, check_real, check_simplex_labels
+from .._validation import (
+    check_callable, check_int, check_label_values, check_norm, check_positive, check_simplex_labels,
+)
 
 __all__ = ["LiftedReference", "lifted_reference"]
 
@@ -134,23 +136,7 @@ def _pieces(edges: np.ndarray, breaks) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _label_values(label, t: np.ndarray) -> np.ndarray:
-    """The label at the points t as a (q, k) array, refused (naming ``label``) unless real, finite and of
-    shape (q,) or (q, k): a complex label would lose its imaginary part in a float cast, and a wrong
-    shape would fail in a reshape or be blamed on the solver's ``y``."""
-    q = t.size
-    raw = label(t.ravel())
-    try:
-        y = check_real(raw, "label")
-    except (TypeError, ValueError) as exc:
-        if str(exc).startswith("label"):
-            raise ValueError(f"{exc} (its values at t in [-1, 1])") from None
-        raise ValueError(f"label must return real numbers, got {np.asarray(raw).dtype} values") from None
-    if y.ndim == 1:
-        y = y[:, None]
-    if y.ndim != 2 or y.shape[0] != q or y.shape[1] < 1:
-        raise ValueError(f"label must return an array of shape (q,) or (q, k) for q = {q} points t, "
-                         f"got shape {np.shape(raw)}")
-    return y
+    return check_label_values(label(t.ravel()), t.size)
 
 
 def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1.0, N: int = 16384,
@@ -183,8 +169,7 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     from ..norms import pnorm
     from ..solvers import lipschitz_regression
 
-    if not callable(label):
-        raise ValueError(f"label must be a callable of t (a lipconv.manifolds.Label), got {label!r}")
+    check_callable(label, "label", "a callable of t (a lipconv.manifolds.Label)")
     lam = check_positive(lam, "lam")
     scale = check_positive(scale, "scale")
     m = check_int(m, "m", minimum=1)

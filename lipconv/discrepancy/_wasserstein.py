@@ -7,7 +7,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .._tree import build_tree, weighted_nearest
-from .._validation import check_int, check_points, check_positive, check_rng
+from .._validation import check_int, check_manifold, check_points, check_positive, check_rng
 from ._semidiscrete import rho_points, sample_spacing, transport_auction
 
 __all__ = ["W1Result", "wasserstein1", "DEFAULT_MIN_POINTS"]
@@ -170,6 +170,7 @@ def wasserstein1(samples, manifold, *, N: int | None = None, metric: str = "ambi
     -------
     W1Result
     """
+    check_manifold(manifold)
     X = check_points(samples, "samples")
     if X.shape[1] != manifold.d:
         raise ValueError(f"samples must have d = {manifold.d} columns to match the manifold, got {X.shape[1]}")

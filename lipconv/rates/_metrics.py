@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_int, check_points, check_positive, check_real, check_values
 from ..discrepancy import discrepancy_bound
 
 __all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound"]
@@ -94,12 +94,28 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
         ``lemma412``, ``l2sq_samples``, ``gap_Jn``; with a quadrature reference the nodes' values.
     """
     from ..losses import get_loss
+    from ._problems import Problem
 
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a lipconv.rates.Problem (make_problem), got {type(problem).__name__}")
+    missing = [a for a in ("values", "lipschitz", "objective") if not hasattr(result, a)]
+    if missing:
+        raise ValueError(f"result must be a solve's result with values, lipschitz and objective (a "
+                         f"LipschitzResult), got {type(result).__name__} without {missing}")
+    X = check_points(X, "X")
+    L = check_positive(result.lipschitz, "result.lipschitz", allow_zero=True)
+    vals = check_real(result.values, "result.values")
+    if vals.ndim not in (1, 2) or vals.shape[0] != X.shape[0]:
+        raise ValueError(f"X must hold the samples of the result's {vals.shape[0]} values, got {X.shape[0]} rows")
+    vals = vals.reshape(X.shape[0], -1)
+    check_values(y, X.shape[0], "y")
+    seed = check_int(seed, "seed", minimum=0)
+    rtol_l2, rtol_sup = check_positive(rtol_l2, "rtol_l2"), check_positive(rtol_sup, "rtol_sup")
+    max_error_points = check_int(max_error_points, "max_error_points", minimum=4096)
+    max_sup_evals = check_int(max_sup_evals, "max_sup_evals", minimum=1000)
     loss = get_loss(problem.loss)
     lam = problem.lam
-    L = float(result.lipschitz)
     out: dict = {"gap_Jn": abs(float(result.objective) - problem.J_ref)}
-    vals = np.asarray(result.values, dtype=float).reshape(X.shape[0], -1)
     if vals.shape[1] != 1:
         if not problem.exact:
             raise ValueError(f"error_metrics needs an exact reference for vector outputs, got {problem.ref_kind!r}")
@@ -182,7 +198,6 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     from scipy.spatial import cKDTree
 
     from .._pairwise import distance_blocks, pairwise_distances
-    from .._validation import check_int, check_points
 
     X, U, x, v = (check_points(a, name) for a, name in ((X, "X"), (U, "U"), (x, "x"), (v, "v")))
     if U.shape[0] != X.shape[0] or v.shape[0] != x.shape[0]:
@@ -273,6 +288,10 @@ def theorem_bounds(n: int, m: int, *, lam, J_ref, theta, lipschitz_diff, t: floa
     for theta = 0 the two error bounds are nan (Theorem 4.7 gives convergence without a rate).
     """
     lam = check_positive(lam, "lam")
+    n = check_int(n, "n", minimum=2)
+    J_ref = check_positive(J_ref, "J_ref", allow_zero=True)
+    theta = check_positive(theta, "theta", allow_zero=True)
+    lipschitz_diff = check_positive(lipschitz_diff, "lipschitz_diff", allow_zero=True)
     rate = discrepancy_bound(n, m, t=t, C=C)
     if theta <= 0:
         return {"bound_w1": rate, "bound_l2sq": float("nan"), "bound_linf": float("nan")}

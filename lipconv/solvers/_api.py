@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_indices, check_norm, check_points, check_positive, check_real, check_values
+from .._validation import (
+    check_indices, check_norm, check_points, check_positive, check_real, check_simplex_labels, check_values,
+)
 from ..losses import get_loss
 from ._certificate import FEASIBILITY_TOL, GAP_TOL, dual_bound, lipschitz_on_pairs, relative_gap, violation_scan
 from ._oracle import scan_pairs
@@ -32,24 +34,15 @@ _SOLVERS = ("CLARABEL", "SCS", "OSQP", "HIGHS", "ECOS")
 def _check_weights(weights, n: int) -> np.ndarray:
     if weights is None:
         return np.full(n, 1.0 / n)
-    w = np.asarray(weights, dtype=float)
+    w = check_real(weights, "weights")
     if w.shape != (n,):
         raise ValueError(f"weights must have shape ({n},) to match X, got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("weights must be finite and >= 0, got negative or non-finite entries")
+    if np.any(w < 0):
+        raise ValueError(f"weights must be finite and >= 0, got {int(np.sum(w < 0))} negative entries")
     total = w.sum()
     if not abs(total - 1.0) <= 1e-8:
         raise ValueError(f"weights must sum to 1, got sum {total!r}")
     return w
-
-
-def _check_labels_for_loss(Y: np.ndarray, loss) -> None:
-    if loss.name != "cross_entropy":
-        return
-    if Y.shape[1] < 2:
-        raise ValueError(f"y must have shape (n, k) with k >= 2 on the simplex for loss 'cross_entropy', got k = {Y.shape[1]}")
-    if np.any(Y < -1e-12) or not np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-8):
-        raise ValueError("y must have rows on the probability simplex (>= 0, summing to 1) for loss 'cross_entropy'")
 
 
 def _resolve_method(method: str, n: int, d: int) -> str:
@@ -446,7 +439,8 @@ def _check_problem(X, y, lam, loss, p_x, p_y, weights):
     Y, scalar = check_values(y, n, "y")
     lam = None if lam is None else check_positive(lam, "lam")
     loss = get_loss(loss)
-    _check_labels_for_loss(Y, loss)
+    if loss.name == "cross_entropy":
+        check_simplex_labels(Y, "y")
     p_x = check_norm(p_x, "p_x")
     p_y = check_norm(p_y, "p_y")
     w = _check_weights(weights, n)
