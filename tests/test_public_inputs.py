@@ -53,15 +53,14 @@ NN_PENDING = (
 # Callables and study flags whose checks live in modules other helpers own (lipconv/neural,
 # lipconv/rates/_report.py, _sweep.py, _tightness.py, studies/tightness.py); the change each needs
 # is in issue 27's closing note. Remove an entry once its check is merged.
-_SWEEP = ("lipconv/rates/_sweep.py: config must be a SweepConfig (an isinstance check at the top of run_sweep and "
-          "plan_runs); read_results' path a str or PathLike (an int opens a file descriptor)")
+_SWEEP = "lipconv/rates/_sweep.py: config must be a SweepConfig (an isinstance check at the top of run_sweep and plan_runs)"
 _REPORT = ("lipconv/rates/_report.py: check_frame(df/fits), wall/load/cores checked (check_positive, check_int), "
            "row a Series or dict")
 _TIGHT = ("lipconv/rates/_tightness.py: tables through check_frame, n/m/seed through check_int, rtol_l2 in (0, 1), "
           "n_boot/level as fit_slope, output a path to a file (not a directory), ns/ms distinct (check_distinct)")
 _NEURAL = "lipconv/neural/_regression.py: dense_points >= 1, device checked (torch.device), x a float tensor (n, d)"
 OTHERS_PENDING: dict[str, str] = {
-    "rates.run_sweep": _SWEEP, "rates.plan_runs": _SWEEP, "rates.read_results": _SWEEP, "rates.summary_markdown": _REPORT, "rates.group_name": _REPORT,
+    "rates.run_sweep": _SWEEP, "rates.plan_runs": _SWEEP, "rates.summary_markdown": _REPORT, "rates.group_name": _REPORT,
     **{f"rates.{name}": _TIGHT for name in ("tightness_scale", "tightness_run", "tightness_table", "tightness_markdown",
                                             "tightness_summary", "plot_tightness", "tightness_sweep", "read_tightness")},
     "neural.neural_lipschitz_regression": _NEURAL, "neural.gradient_norms": _NEURAL,
@@ -447,6 +446,8 @@ def _sweep_tables():
     return out, config, df, fits, tdf, tightness_table(tdf, n_boot=50)
 
 
+# A path given as an int would be a file descriptor to open() (3 is pytest's own): paths are tried
+# as a float instead, which no function can open.
 def _garbage_file(text="not a table\x00\x01"):
     import tempfile
 
@@ -488,7 +489,7 @@ def _rates():
         ),
         "run_sweep": Entry(rates.run_sweep, dict(config=config), dict(config=[("str", "x"), ("dict", {})])),
         "read_results": Entry(rates.read_results, dict(path=config.output),
-                              dict(path=[("not a sweep CSV", _garbage_file()), ("int", 3)]),
+                              dict(path=[("not a sweep CSV", _garbage_file()), ("number", 3.5)]),
                               names=dict(path=r"\bpath\b|\boutput\b")),
         "plan_runs": Entry(rates.plan_runs, dict(config=config), dict(config=[("str", "x"), ("dict", {})])),
         "parse_problem": Entry(rates.parse_problem, dict(spec="cube:m=2"),
@@ -557,16 +558,16 @@ def _rates():
         "tightness_markdown": Entry(rates.tightness_markdown, dict(table=table), dict(table=FRAME)),
         "tightness_summary": Entry(rates.tightness_summary, dict(table=table), dict(table=FRAME)),
         "plot_tightness": Entry(rates.plot_tightness, dict(table=table, path=str(Path(out) / "t.png")),
-                                dict(table=FRAME, path=[("int", 3)])),
+                                dict(table=FRAME, path=[("number", 3.5)])),
         "tightness_sweep": Entry(rates.tightness_sweep, dict(output=path, **grid),
-                                 dict(output=[("int", 3), ("a directory", out)],
+                                 dict(output=[("number", 3.5), ("a directory", out)],
                                       families=[("unknown", ("bogus",))], ms=[("zero", (0,))],
                                       ns=[("one", (1,)), ("repeated", (16, 16))], seeds=[("negative", (-1,))],
                                       n_lifted=INT(4), rtol_l2=POSITIVE + [("above 1", 1.5)], n_jobs=INT()),
                                  names=dict(families=r"\bfamil(y|ies)\b", ms=r"\bms?\b", ns=r"\bns?\b", seeds=r"\bseeds?\b"),
                                  run_valid=False),
         "read_tightness": Entry(rates.read_tightness, dict(path=str(Path(out) / "tightness.csv")),
-                                dict(path=[("not a tightness CSV", _garbage_file()), ("int", 3)])),
+                                dict(path=[("not a tightness CSV", _garbage_file()), ("number", 3.5)])),
     }
 
 
@@ -720,7 +721,7 @@ def _datasets():
     from lipconv import datasets
 
     f = _small_files()
-    PATH = [("not such a file", _garbage_file()), ("int", 3), ("missing", str(f / "missing"))]
+    PATH = [("not such a file", _garbage_file()), ("number", 3.5), ("missing", str(f / "missing"))]
     return {
         "load_sklearn": Entry(datasets.load_sklearn, dict(name="iris"), dict(name=CHOICE + [("int", 3)])),
         "load_idx": Entry(datasets.load_idx, dict(path=f / "images"), dict(path=PATH)),
