@@ -68,7 +68,7 @@ MUTANTS = [
            "    return worst / s\n", "    return worst / max(s, float(L))\n",
            f"{P} -k certificate_of_a_bad_point"),
     Mutant("cert-norms-swapped", "lipconv/solvers/_certificate.py",
-           "scan_pairs(X, U, float(L), p_x=p_x, p_y=p_y,", "scan_pairs(X, U, float(L), p_x=p_y, p_y=p_x,",
+           "scan_pairs(X, U, L, p_x=p_x, p_y=p_y,", "scan_pairs(X, U, L, p_x=p_y, p_y=p_x,",
            f"{P} -k certificate_of_a_bad_point"),
     Mutant("cert-dual-unscaled", "lipconv/solvers/_certificate.py",
            "alpha = (lam / price) * (1.0 - 4 * np.finfo(float).eps)", "alpha = 1.0",
