@@ -299,13 +299,16 @@ def _cube_norms(u, L: float, m: int, cells: int | None = None):
     def f(x):
         return u(M.intrinsic(x))
 
-    K_lo, K_hi, _ = M.lipschitz_sup(f, L / M.scale, rtol=0.01, N0=1024, max_evals=100_000)
+    K_lo, K_hi, evals = M.lipschitz_sup(f, L / M.scale, rtol=0.01, N0=1024, max_evals=100_000)
     nodes, w = M.grid_quadrature((cells,) * m)
     vals = np.abs(f(nodes))
     delta = L * (2.0 / cells) * math.sqrt(m) / 2
     np.testing.assert_allclose(w, 1.0 / cells**m, rtol=1e-12)
     assert vals.max() <= K_hi * (1 + 1e-12) and K_lo <= vals.max() + delta * (1 + 1e-9)
-    assert K_lo <= K_hi <= (1.01 + 1e-9) * K_lo + 1e-12
+    # Within rtol unless the budget ran out first (the next split of 2^m children would pass it):
+    # hypothesis drew sums of sines whose near-flat tops kept 1-18 % wide brackets open at 100,000.
+    assert K_lo <= K_hi
+    assert K_hi <= (1.01 + 1e-9) * K_lo + 1e-12 or evals > 100_000 - 2**m
     return K_lo, K_hi, 2.0**m * float(w @ (vals + delta) ** 2)
 
 
