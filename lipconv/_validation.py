@@ -18,6 +18,13 @@ __all__ = [
     "check_norm",
     "check_rng",
     "check_int",
+    "check_indices",
+    "check_callable",
+    "check_label_values",
+    "check_manifold",
+    "check_frame",
+    "check_distinct",
+    "check_output_directory",
 ]
 
 _NORM_ALIASES = {
@@ -32,11 +39,23 @@ def check_real(a, name: str, *, allow_inf: bool = False) -> np.ndarray:
     unless ``allow_inf``).
 
     ``np.asarray(a, dtype=float)`` alone would keep the real part of a complex array (with only a
-    ``ComplexWarning``), so the dtype is checked first.
+    ``ComplexWarning``), so the dtype is checked first; strings, bytes and objects that are not real
+    numbers are refused here too, rather than in numpy's words.
     """
-    raw = np.asarray(a)
+    try:
+        raw = np.asarray(a)
+    except (TypeError, ValueError) as exc:  # ragged nesting
+        raise ValueError(f"{name} must be an array of real numbers, got {type(a).__name__} ({exc})") from None
     if np.iscomplexobj(raw):
         raise ValueError(f"{name} must be real, got {raw.dtype}")
+    if raw.dtype.kind in "USVMm":
+        raise ValueError(f"{name} must be an array of real numbers, got dtype {raw.dtype}")
+    if raw.dtype.kind == "O":
+        try:
+            raw = np.asarray(raw.tolist(), dtype=float) if raw.ndim else np.asarray(float(raw.item()))
+        except (TypeError, ValueError):
+            kinds = sorted({type(v).__name__ for v in raw.ravel()})
+            raise ValueError(f"{name} must be an array of real numbers, got objects of type {', '.join(kinds)}") from None
     arr = np.asarray(raw, dtype=float)
     if allow_inf:
         bad = int(np.sum(np.isnan(arr)))
@@ -78,14 +97,13 @@ def check_values(y, n: int, name: str = "y") -> tuple[np.ndarray, bool]:
         raise ValueError(f"{name} must have shape (n,) or (n, k), got shape {arr.shape}")
     if arr.shape[0] != n:
         raise ValueError(f"{name} must have n = {n} rows to match X, got {arr.shape[0]}")
+    if arr.shape[1] < 1:
+        raise ValueError(f"{name} must have at least one column (k >= 1), got shape {arr.shape}")
     return np.ascontiguousarray(arr), scalar
 
 
 def check_simplex_labels(Y: np.ndarray, name: str = "y") -> None:
-    """Require labels (n, k) with k >= 2 and rows on the probability simplex, as the cross-entropy does.
-
-    The wording matches ``lipconv.solvers._api._check_labels_for_loss``.
-    """
+    """Require labels (n, k) with k >= 2 and rows on the probability simplex, as the cross-entropy does."""
     if Y.shape[1] < 2:
         raise ValueError(
             f"{name} must have shape (n, k) with k >= 2 on the simplex for loss 'cross_entropy', got k = {Y.shape[1]}"
@@ -138,3 +156,88 @@ def check_rng(seed, name: str = "seed") -> np.random.Generator:
     if seed is None or isinstance(seed, (numbers.Integral, np.random.SeedSequence)):
         return np.random.default_rng(seed)
     raise ValueError(f"{name} must be an int, a numpy Generator or None, got {seed!r}")
+
+
+def check_indices(a, name: str, *, size: int, distinct: bool = False, min_len: int = 0) -> np.ndarray:
+    """Return ``a`` as a 1-D int64 array of indices in [0, size) (distinct if asked, at least
+    ``min_len`` of them). Floats are refused even when integral: an index computed in floating point
+    is a bug upstream, not an index."""
+    raw = np.asarray(a)
+    if raw.ndim != 1 or not (np.issubdtype(raw.dtype, np.integer) or (raw.size == 0 and raw.dtype.kind == "f")):
+        raise ValueError(f"{name} must be a 1-D array of integer indices, got {raw.dtype} with shape {raw.shape}")
+    if raw.size < min_len:
+        raise ValueError(f"{name} must have length >= {min_len}, got {raw.size}")
+    idx = raw.astype(np.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= size):
+        raise ValueError(f"{name} must hold indices in [0, {size}), got min {idx.min()} max {idx.max()}")
+    if distinct and np.unique(idx).size != idx.size:
+        raise ValueError(f"{name} must hold distinct indices, got {idx.size - np.unique(idx).size} repeated")
+    return idx
+
+
+def check_distinct(values, name: str) -> tuple:
+    """Return ``values`` as a tuple, refusing repeated entries: a grid that lists a setting twice
+    would run it twice (or count its runs twice)."""
+    values = tuple(values)
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=values.index)
+    if repeated:
+        raise ValueError(f"{name} must list distinct values, got {', '.join(map(str, repeated))} more than once")
+    return values
+
+
+def check_output_directory(path, name: str) -> str:
+    """Return ``path``, refusing an existing path that is not a directory (an output directory is
+    created on demand, so a file there would fail only after the work)."""
+    import os
+
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{name} must name a directory (created if missing), got the existing file {path!r}")
+    return path
+
+
+def check_callable(f, name: str, what: str = "a callable") -> None:
+    """Require ``f`` callable; ``what`` says which callable, e.g. "a callable of t"."""
+    if not callable(f):
+        raise ValueError(f"{name} must be {what}, got {type(f).__name__} {f!r:.60}")
+
+
+def check_manifold(manifold, name: str = "manifold"):
+    """Require a :class:`lipconv.manifolds.Manifold` (not a name or a number)."""
+    from .manifolds import Manifold
+
+    if not isinstance(manifold, Manifold):
+        raise ValueError(f"{name} must be a lipconv.manifolds.Manifold (e.g. Sphere(3)), got {type(manifold).__name__} "
+                         f"{manifold!r:.60}")
+    return manifold
+
+
+def check_frame(df, name: str, *, columns=(), min_rows: int = 1):
+    """Require a pandas DataFrame with at least ``min_rows`` rows and the given columns."""
+    import pandas as pd
+
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas.DataFrame, got {type(df).__name__}")
+    if len(df) < min_rows:
+        rows = "one row" if min_rows == 1 else f"{min_rows} rows"
+        raise ValueError(f"{name} must have at least {rows}, got {len(df)}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} must have the columns {tuple(columns)}, missing {missing}")
+    return df
+
+
+def check_label_values(raw, q: int, name: str = "label") -> np.ndarray:
+    """The values a label function returned at q points, as a (q, k) float array; a ``ValueError``
+    naming ``name`` unless they are real, finite and of shape (q,) or (q, k). A complex label would
+    lose its imaginary part in a float cast, and a wrong shape would fail in a reshape or be blamed
+    on a solver's ``y``."""
+    try:
+        y = check_real(raw, name)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (the values it returned)") from None
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != q or y.shape[1] < 1:
+        raise ValueError(f"{name} must return an array of shape (q,) or (q, k) for q = {q} points, got shape {np.shape(raw)}")
+    return y

@@ -41,9 +41,13 @@ import argparse
 import importlib.util
 import math
 import os
+import socket
 import sys
 import time
+from urllib.parse import urlsplit
 
+from lipconv._validation import check_distinct, check_int, check_output_directory
+from lipconv._workers import loky_backend_ending_with_parent
 from lipconv.rates import BACKENDS, METHOD_RUNNERS, SweepConfig, fit_rate, parse_problem, problem_name, run_sweep
 
 DEFAULT_PROBLEMS = ("cube:m=1", "cube:m=2", "cube:m=3", "sphere", "circle", "curved_torus:d=4",
@@ -274,9 +278,33 @@ def panel_plan(args, problems) -> tuple[tuple, str]:
     return chosen, ""
 
 
+def check_scheduler(address: str, *, timeout: float = 5.0) -> None:
+    """Refuse a Dask scheduler that does not accept a TCP connection within ``timeout`` seconds, before
+    any work (dask.distributed itself retries for 30 s and ends in a traceback)."""
+    try:
+        parts = urlsplit(address if "://" in address else "tcp://" + address)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise ValueError(f"--scheduler must be an address like tcp://host:8786, got {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(f"--scheduler {address!r} is unreachable ({exc}); start the scheduler or leave "
+                         "--scheduler out (a local cluster)") from None
+
+
 def config_from_args(args) -> tuple[SweepConfig, str]:
     """The sweep's configuration and a line describing how its grid was chosen."""
     quick = args.quick
+    check_int(args.boot, "--boot", minimum=1)
+    check_distinct(args.n or (), "--n")
+    check_distinct(args.lam, "--lam")
+    if args.scheduler is not None:
+        if args.backend != "dask":
+            raise ValueError(f"--scheduler needs --backend dask, got --backend {args.backend}")
+        check_scheduler(args.scheduler)
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if quick else DEFAULT_SEEDS)
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -309,6 +337,7 @@ def config_from_args(args) -> tuple[SweepConfig, str]:
     if args.cap is not None:
         caps.update(_parse_caps(args.cap))
     out = args.out or ("rates_output_quick" if quick else "rates_output") + ("_ce" if _vector_loss(args) and not args.out else "")
+    check_output_directory(out, "--out")
     config = SweepConfig(
         problems=problems, ns=ns, seeds=tuple(range(seeds)), lams=tuple(args.lam), losses=tuple(args.loss),
         labels=_labels(args), methods=methods, method_scope=scope, density=args.density, n_caps=caps,
@@ -367,6 +396,7 @@ def main(argv=None) -> int:
     if panel_note:
         print(panel_note, flush=True)
     t0 = time.perf_counter()
+    loky_backend_ending_with_parent()  # no worker outlives a SIGKILL of this process
     try:
         df = run_sweep(config)
     except ValueError as exc:  # the output holds rows of other settings, or is not a sweep CSV

@@ -120,10 +120,10 @@ def test_agrees_with_graphlearning_amle():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(known_index=[], known_values=[]), "known_index must be a non-empty"),
-        (dict(known_index=[0, 0], known_values=[1.0, 2.0]), "known_index must hold distinct"),
-        (dict(known_index=[0, 99], known_values=[1.0, 2.0]), "known_index must hold distinct"),
-        (dict(known_index=[0], known_values=[1.0, 2.0]), "known_values must be finite"),
+        (dict(known_index=[], known_values=[]), "known_index must have length >= 1, got 0"),
+        (dict(known_index=[0, 0], known_values=[1.0, 2.0]), "known_index must hold distinct indices, got 1 repeated"),
+        (dict(known_index=[0, 99], known_values=[1.0, 2.0]), r"known_index must hold indices in \[0, "),
+        (dict(known_index=[0], known_values=[1.0, 2.0]), r"known_values must have shape \(1,\)"),
         (dict(known_index=[0], known_values=[1.0], graph="full"), "graph must be one of"),
         (dict(known_index=[0], known_values=[1.0], graph="epsilon"), "radius must be given"),
         (dict(known_index=[0], known_values=[1.0], weights="kernel"), "weights must be 'distance' or 'unit'"),

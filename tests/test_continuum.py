@@ -329,12 +329,9 @@ def test_reflection_reference_minimizes_its_family(lam, delta):
 
 
 def _not_a_manifold_with_symmetry():
-    class Plain:
-        name = "plain"
-        coordinate_law = None
-        density_name = "uniform"
-        scale = 1.0
-    return Plain()
+    sphere = Sphere(3)
+    sphere.coordinate_law = None  # a manifold that declares no reflection symmetry
+    return sphere
 
 
 @pytest.mark.parametrize(
@@ -344,6 +341,8 @@ def _not_a_manifold_with_symmetry():
          "manifold density must be 'uniform' for the reflection reference"),
         (lambda: reflection_reference(_not_a_manifold_with_symmetry(), ramp_label(0.5), lam=0.02),
          "manifold must declare a reflection symmetry"),
+        (lambda: reflection_reference("sphere", ramp_label(0.5), lam=0.02),
+         r"manifold must be a lipconv.manifolds.Manifold \(e.g. Sphere\(3\)\), got str 'sphere'"),
         (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, loss="absolute"),
          "loss must be 'squared' for the reflection reference, got 'absolute'"),
         (lambda: reflection_reference(Sphere(3), onehot_label(3), lam=0.02), "label must be scalar"),

@@ -165,7 +165,7 @@ def test_sphere_coordinate_is_uniform_on_fibonacci_lattice():
         (lambda: FlatCube(2, 2, density="gaussian"), "density must be one of"),
         (lambda: Circle(2).sample(0, 0), "n must be an integer >= 1, got 0"),
         (lambda: Circle(2).quadrature(1), "N must be an integer >= 2, got 1"),
-        (lambda: Circle(2).sample(5, "abc"), "seed must be an int"),
+        (lambda: Circle(2).sample(5, "abc"), "rng must be an int"),
         (lambda: FlatCube(2, 3).grid_quadrature((4,)), "counts must have m = 2 entries"),
         (lambda: FlatCube(2, 3).coordinate(np.zeros((4, 2))), "x must have d = 3 columns, got 2"),
         (lambda: ramp_label(0.0), "delta must be finite and > 0, got 0.0"),

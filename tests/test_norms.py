@@ -317,8 +317,10 @@ def test_bad_shapes_and_values():
         operator_norm(np.ones(3), 2, 2)
     with pytest.raises(ValueError, match=r"A must have shape .*got shape \(2, 0\)"):
         operator_norm(np.ones((2, 0)), 2, 2)
-    with pytest.raises(ValueError, match="A must be finite, got NaN or inf entries"):
+    with pytest.raises(ValueError, match="A must not contain NaN, got 1 NaN entries"):
         operator_norm(np.array([[1.0, np.nan]]), 2, 2)
+    with pytest.raises(ValueError, match="A must be finite, got NaN or inf entries"):
+        operator_norm(np.array([[1.0, np.inf]]), 2, 2)
     with pytest.raises(ValueError, match="fallback must be one of \\('lower', 'upper'\\), got 'exact'"):
         operator_norm(np.ones((2, 2)), 2, 1, fallback="exact")
     with pytest.raises(ValueError, match="max_vertices must be an integer >= 1, got 0"):

@@ -345,7 +345,9 @@ def _lipschitz_functions(draw, m):
         sgn = draw(st.sampled_from([-1.0, 1.0]))
         return (lambda x: sgn * np.maximum(K - L * np.linalg.norm(x - c, axis=1), 0.0)), L
     if kind == "sines":
-        a = np.array(draw(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3)))
+        # Amplitudes on a grid of 1e-3: a float amplitude drawn as small as 5e-324 (with w = 0, so L = 0)
+        # made ||u||_2^2 underflow to 0 in the check itself.
+        a = np.array(draw(st.lists(st.integers(-2000, 2000).map(lambda k: k / 1000.0), min_size=3, max_size=3)))
         w = np.array(draw(st.lists(st.floats(-5.0, 5.0), min_size=3 * m, max_size=3 * m))).reshape(3, m)
         phi = np.array(draw(st.lists(st.floats(0.0, 2 * np.pi), min_size=3, max_size=3)))
         L = float(np.sum(np.abs(a) * np.linalg.norm(w, axis=1)))

@@ -120,7 +120,7 @@ def test_fit_rate_leaves_out_failed_rows_and_notes_unfittable():
     assert row["n_min"] == 128
     one_n = df[df["n"] == 128]
     assert fit_rate(one_n, n_boot=50).iloc[0]["note"].startswith("no fit")
-    with pytest.raises(ValueError, match="empty table"):
+    with pytest.raises(ValueError, match="df must have at least one row, got 0"):
         fit_rate(df.iloc[:0])
 
 

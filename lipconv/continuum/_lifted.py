@@ -56,7 +56,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_int, check_positive
+from .._validation import (
+    check_callable, check_int, check_label_values, check_norm, check_positive, check_simplex_labels,
+)
 
 __all__ = ["LiftedReference", "lifted_reference"]
 
@@ -134,8 +136,7 @@ def _pieces(edges: np.ndarray, breaks) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _label_values(label, t: np.ndarray) -> np.ndarray:
-    y = np.asarray(label(t.ravel()), dtype=float)
-    return y.reshape(t.size, -1)
+    return check_label_values(label(t.ravel()), t.size)
 
 
 def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1.0, N: int = 16384,
@@ -168,12 +169,12 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     from ..norms import pnorm
     from ..solvers import lipschitz_regression
 
-    if not callable(label):
-        raise ValueError(f"label must be a callable of t (a lipconv.manifolds.Label), got {label!r}")
+    check_callable(label, "label", "a callable of t (a lipconv.manifolds.Label)")
     lam = check_positive(lam, "lam")
     scale = check_positive(scale, "scale")
     m = check_int(m, "m", minimum=1)
     N = check_int(N, "N", minimum=4)
+    p_y = check_norm(p_y, "p_y")
     loss_obj = get_loss(loss)
     lam_i = lam / scale
     breaks = tuple(float(b) for b in getattr(label, "breaks", ()) if -1.0 < b < 1.0)
@@ -184,9 +185,12 @@ def lifted_reference(label, *, lam, loss="squared", m: int = 1, scale: float = 1
     C = t.size
     # Cell means of the label: Gauss sums on each cell.
     nodes, weights = _pieces(edges, ())
-    yq = _label_values(label, nodes).reshape(nodes.shape[0], nodes.shape[1], -1)
-    ybar = np.einsum("pg,pgk->pk", weights, yq) / widths[:, None]
+    yflat = _label_values(label, nodes)
     if loss_obj.name == "cross_entropy":
+        check_simplex_labels(yflat, "label")
+    yq = yflat.reshape(nodes.shape[0], nodes.shape[1], -1)
+    ybar = np.einsum("pg,pgk->pk", weights, yq) / widths[:, None]
+    if loss_obj.name == "cross_entropy":  # round-off of the Gauss sums only: the label is on the simplex
         ybar = np.clip(ybar, 0.0, None)
         ybar /= ybar.sum(axis=1, keepdims=True)
     scalar = ybar.shape[1] == 1

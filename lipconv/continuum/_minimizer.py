@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import check_int, check_positive
+from .._validation import check_callable, check_int, check_label_values, check_manifold, check_positive
 
 if TYPE_CHECKING:
     from ..solvers import LipschitzResult
@@ -121,14 +121,21 @@ def continuum_minimizer(
     from ..losses import get_loss
     from ..solvers import lipschitz_regression
 
+    check_manifold(manifold)
+    check_callable(label, "label", "a callable of the coordinate t (a lipconv.manifolds.Label)")
     lam = check_positive(lam, "lam")
     N = check_int(N, "N", minimum=4)
+    seed = None if seed is None else check_int(seed, "seed", minimum=0)
     loss_name = get_loss(loss).name
+    if quadrature is not None:
+        check_callable(quadrature, "quadrature", "a callable N -> (nodes, weights)")
     rule = manifold.quadrature if quadrature is None else quadrature
 
     def solve(n_nodes):
         nodes, weights = rule(n_nodes)
-        y = label(manifold.coordinate(nodes))
+        t = manifold.coordinate(nodes)
+        y = check_label_values(label(t), t.size)
+        y = y[:, 0] if y.shape[1] == 1 else y
         chosen = "pairs" if method == "auto" and nodes.shape[1] == 1 else method
         res = lipschitz_regression(nodes, y, lam=lam, loss=loss, weights=weights, method=chosen)
         return nodes, weights, y, res

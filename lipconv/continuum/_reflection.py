@@ -34,7 +34,7 @@ import numpy as np
 from scipy.integrate import quad
 from scipy.optimize import brentq
 
-from .._validation import check_positive, check_real
+from .._validation import check_callable, check_manifold, check_positive, check_real
 
 __all__ = ["ReflectionReference", "reflection_reference", "COORDINATE_LAWS"]
 
@@ -210,6 +210,8 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
     """
     from ..losses import get_loss
 
+    check_manifold(manifold)
+    check_callable(label, "label", "a callable of the coordinate t (a lipconv.manifolds.Label)")
     lam = check_positive(lam, "lam")
     if get_loss(loss).name != "squared":
         raise ValueError(f"loss must be 'squared' for the reflection reference, got {get_loss(loss).name!r}")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_int, check_positive
+from .._validation import check_int, check_positive, check_real
 
 __all__ = ["discrepancy_bound", "sharp_rate", "theory_exponent", "sharp_exponent"]
 
 
 def _check_n(n) -> np.ndarray:
-    arr = np.asarray(n, dtype=float)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 2):
+    arr = check_real(n, "n")
+    if arr.size == 0 or np.any(arr < 2):
         raise ValueError(f"n must be >= 2 (the bound involves log n), got {n!r}")
     return arr
 

@@ -42,7 +42,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import MatrixRankWarning, spsolve
 from scipy.spatial import cKDTree
 
-from .._validation import check_int, check_norm, check_points, check_positive
+from .._validation import check_indices, check_int, check_norm, check_points, check_positive, check_real, check_rng
 
 __all__ = ["absolutely_minimizing_extension", "AMLEResult", "graph_infinity_laplacian", "point_cloud_graph"]
 
@@ -104,6 +104,16 @@ def point_cloud_graph(X: np.ndarray, *, graph: str = "knn", k: int = 10, radius:
     ``"knn"``: i ~ j when either is among the other's k nearest neighbours (p-norm); ``"epsilon"``:
     i ~ j when ``||x_i - x_j||_p <= radius``. Zero-length edges (duplicate points) are dropped.
     """
+    X = check_points(X, "X")
+    if graph not in GRAPHS:
+        raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
+    p = check_norm(p, "p")
+    if graph == "knn":
+        k = check_int(k, "k")
+    else:
+        radius = check_positive(radius, "radius") if radius is not None else None
+        if radius is None:
+            raise ValueError("radius must be given (> 0) for graph 'epsilon', got None")
     n = X.shape[0]
     tree = cKDTree(X)
     if graph == "knn":
@@ -141,7 +151,31 @@ def _csr_from_edges(X, a, b, p):
 
 def graph_infinity_laplacian(u: np.ndarray, indptr: np.ndarray, indices: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     r""":math:`\Delta_\infty u(x_i) = \max_j (u_j - u_i)/d_{ij} + \min_j (u_j - u_i)/d_{ij}` per node
-    (0 at isolated nodes)."""
+    (0 at isolated nodes), on the CSR graph ``(indptr, indices, lengths)`` of :func:`point_cloud_graph`."""
+    u, indptr, indices, lengths = _check_graph(u, indptr, indices, lengths)
+    return _infinity_laplacian(u, indptr, indices, lengths)
+
+
+def _check_graph(u, indptr, indices, lengths):
+    indptr = check_indices(indptr, "indptr", size=2**62, min_len=1)
+    if indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        raise ValueError(f"indptr must be non-decreasing offsets from 0 (CSR), got {indptr[:8].tolist()}...")
+    n = indptr.size - 1
+    u = check_real(u, "u")
+    if u.shape != (n,):
+        raise ValueError(f"u must have one value per node of the graph (indptr holds n + 1 = {n + 1} offsets), got "
+                         f"shape {u.shape}")
+    indices = check_indices(indices, "indices", size=n)
+    lengths = check_real(lengths, "lengths")
+    if indices.size != indptr[-1] or lengths.shape != indices.shape:
+        raise ValueError(f"indices and lengths must hold indptr[-1] = {indptr[-1]} entries, got {indices.size} and "
+                         f"{lengths.size}")
+    if np.any(lengths <= 0):
+        raise ValueError(f"lengths must be > 0, got {int(np.sum(lengths <= 0))} entries <= 0")
+    return u, indptr, indices, lengths
+
+
+def _infinity_laplacian(u, indptr, indices, lengths):
     n = len(indptr) - 1
     deg = np.diff(indptr)
     rows = np.repeat(np.arange(n), deg)
@@ -194,7 +228,7 @@ def _numpy_sweeper(indptr, indices, lengths, free, mode):
         return done, estimate, previous
 
     def residual(u):
-        lap = graph_infinity_laplacian(u, indptr, indices, np.ones_like(lengths) if mode == "unit" else lengths)
+        lap = _infinity_laplacian(u, indptr, indices, np.ones_like(lengths) if mode == "unit" else lengths)
         return float(np.abs(lap[free]).max(initial=0.0))
 
     return sweep, residual
@@ -400,16 +434,10 @@ def absolutely_minimizing_extension(
     t0 = time.perf_counter()
     X = check_points(X, "X", min_rows=2)
     n = X.shape[0]
-    idx = np.asarray(known_index)
-    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-        raise ValueError(f"known_index must be a non-empty 1-D integer array, got {np.asarray(known_index)!r:.80}")
-    if idx.min() < 0 or idx.max() >= n or len(np.unique(idx)) != len(idx):
-        raise ValueError(f"known_index must hold distinct indices in [0, {n}), got min {idx.min()} max {idx.max()}")
-    if np.iscomplexobj(known_values):
-        raise ValueError(f"known_values must be real, got {np.asarray(known_values).dtype}")
-    g = np.asarray(known_values, dtype=float)
-    if g.shape != idx.shape or not np.all(np.isfinite(g)):
-        raise ValueError(f"known_values must be finite with shape {idx.shape}, got {g.shape}")
+    idx = check_indices(known_index, "known_index", size=n, distinct=True, min_len=1)
+    g = check_real(known_values, "known_values")
+    if g.shape != idx.shape:
+        raise ValueError(f"known_values must have shape {idx.shape} (one value per known index), got {g.shape}")
     if graph not in GRAPHS:
         raise ValueError(f"graph must be one of {GRAPHS}, got {graph!r}")
     k = check_int(k, "k", minimum=1)
@@ -430,7 +458,7 @@ def absolutely_minimizing_extension(
         coarse_min = n if unit else 250
     coarse_min = check_int(coarse_min, "coarse_min")
     check_every = check_int(check_every, "check_every")
-    rng = np.random.default_rng(seed)
+    rng = check_rng(seed)
 
     diam = float(np.ptp(X, axis=0).max())
     scale = (float(np.ptp(g)) / diam) if diam > 0 and np.ptp(g) > 0 else 1.0

@@ -6,9 +6,9 @@ import warnings
 import numpy as np
 
 from .._pairwise import DEFAULT_BLOCK_BYTES, distance_blocks, pairwise_distances
-from .._validation import check_norm, check_points, check_real, check_values
+from .._validation import check_int, check_norm, check_points, check_real, check_values
 
-__all__ = ["lipschitz_constant", "dataset_lipschitz_constant"]
+__all__ = ["lipschitz_constant", "dataset_lipschitz_constant", "data_lipschitz"]
 
 
 def lipschitz_constant(X, u, *, p_x=2, p_y=2, block_bytes=DEFAULT_BLOCK_BYTES) -> float:
@@ -37,6 +37,7 @@ def lipschitz_constant(X, u, *, p_x=2, p_y=2, block_bytes=DEFAULT_BLOCK_BYTES) -
     """
     X = check_points(X, "X")
     U, _ = check_values(u, X.shape[0], "u")
+    check_int(block_bytes, "block_bytes")
     p_x = check_norm(p_x, "p_x")
     p_y = check_norm(p_y, "p_y")
     best = 0.0
@@ -82,6 +83,7 @@ def dataset_lipschitz_constant(X, labels, *, p=2, block_bytes=DEFAULT_BLOCK_BYTE
     if lab.ndim != 1 or lab.shape[0] != X.shape[0]:
         raise ValueError(f"labels must have shape ({X.shape[0]},) or ({X.shape[0]}, k), got {np.shape(labels)}")
     p = check_norm(p, "p")
+    check_int(block_bytes, "block_bytes")
     dmin = np.inf
     for start, stop, D in distance_blocks(X, X, p=p, block_bytes=block_bytes):
         differ = lab[start:stop, None] != lab[None, :]
@@ -94,3 +96,16 @@ def dataset_lipschitz_constant(X, labels, *, p=2, block_bytes=DEFAULT_BLOCK_BYTE
                       RuntimeWarning, stacklevel=2)
         return float("inf")
     return 1.0 / dmin
+
+
+def data_lipschitz(X, U, name: str, *, p_x=2, p_y=2) -> float:
+    """The Lipschitz constant of the values ``U`` on ``X``, the default L of the extensions; a
+    ``ValueError`` naming ``name`` when duplicate points carry different values (no finite L: every
+    extension formula would be given L = inf)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        L = lipschitz_constant(X, U, p_x=p_x, p_y=p_y)
+    if not np.isfinite(L):
+        raise ValueError(f"{name} must take one value at each point for L=None (L is then the data's Lipschitz "
+                         "constant), got duplicate points of X with different values; drop them or give L")
+    return L

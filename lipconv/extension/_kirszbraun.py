@@ -133,9 +133,9 @@ def kirszbraun(X, U, X_new, *, L=None, queries="sequential", start=8, tol=1e-9, 
     batch = check_int(batch, "batch")
     tol = check_positive(tol, "tol")
     if L is None:
-        from ._constants import lipschitz_constant
+        from ._constants import data_lipschitz
 
-        L = lipschitz_constant(X, U)
+        L = data_lipschitz(X, U, "U")
     L = check_positive(L, "L", allow_zero=True)
     settings = clarabel.DefaultSettings()
     settings.verbose = False

@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._pairwise import DEFAULT_BLOCK_BYTES, distance_blocks
-from .._validation import check_norm, check_points, check_positive, check_values
+from .._validation import check_int, check_norm, check_points, check_positive, check_values
 
 __all__ = ["mcshane", "whitney", "midpoint"]
 
 
-def _prepare(X, u, X_new, L, p):
+def _prepare(X, u, X_new, L, p, block_bytes):
+    check_int(block_bytes, "block_bytes")
     X = check_points(X, "X")
     U, scalar = check_values(u, X.shape[0], "u")
     if not scalar:
@@ -19,9 +20,9 @@ def _prepare(X, u, X_new, L, p):
         raise ValueError(f"X_new must have d = {X.shape[1]} columns to match X, got {X_new.shape[1]}")
     p = check_norm(p, "p")
     if L is None:
-        from ._constants import lipschitz_constant
+        from ._constants import data_lipschitz
 
-        L = lipschitz_constant(X, U[:, 0], p_x=p)
+        L = data_lipschitz(X, U, "u", p_x=p)
     L = check_positive(L, "L", allow_zero=True)
     return X, U[:, 0], X_new, L, p
 
@@ -87,7 +88,7 @@ def mcshane(X, u, X_new, *, L=None, p=2, block_bytes=DEFAULT_BLOCK_BYTES) -> np.
     >>> midpoint(X, u, X_new, L=2.0)
     array([0.5, 1. ])
     """
-    X, u, X_new, L, p = _prepare(X, u, X_new, L, p)
+    X, u, X_new, L, p = _prepare(X, u, X_new, L, p, block_bytes)
     return _envelope(X, u, X_new, L, p, True, block_bytes)
 
 
@@ -96,7 +97,7 @@ def whitney(X, u, X_new, *, L=None, p=2, block_bytes=DEFAULT_BLOCK_BYTES) -> np.
 
     The smallest L-Lipschitz extension; see :func:`mcshane` for the parameters.
     """
-    X, u, X_new, L, p = _prepare(X, u, X_new, L, p)
+    X, u, X_new, L, p = _prepare(X, u, X_new, L, p, block_bytes)
     return _envelope(X, u, X_new, L, p, False, block_bytes)
 
 
@@ -105,5 +106,5 @@ def midpoint(X, u, X_new, *, L=None, p=2, block_bytes=DEFAULT_BLOCK_BYTES) -> np
 
     Also L-Lipschitz and interpolating; it is the extension used by ``LipschitzResult.predict``.
     """
-    X, u, X_new, L, p = _prepare(X, u, X_new, L, p)
+    X, u, X_new, L, p = _prepare(X, u, X_new, L, p, block_bytes)
     return 0.5 * (_envelope(X, u, X_new, L, p, True, block_bytes) + _envelope(X, u, X_new, L, p, False, block_bytes))

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from scipy.stats import ortho_group
 
-from .._validation import check_int, check_points, check_rng
+from .._validation import check_callable, check_int, check_points, check_positive, check_real, check_rng
 from ..norms import pnorm
 
 __all__ = ["Manifold", "DENSITIES", "LINEAR_TILT", "ON_MANIFOLD_RTOL", "stratified_error"]
@@ -166,7 +166,7 @@ class Manifold(ABC):
         """
         x = self._check_ambient(x, name)
         dist = self.distance_to_manifold(x)
-        tol = rtol * self.scale
+        tol = check_positive(rtol, "rtol") * self.scale
         off = dist > tol
         if np.any(off):
             worst = int(np.argmax(dist))
@@ -205,7 +205,7 @@ class Manifold(ABC):
             Seed or generator (see :func:`lipconv._validation.check_rng`).
         """
         n = check_int(n, "n", minimum=1)
-        gen = check_rng(rng)
+        gen = check_rng(rng, "rng")
         if self.density_name == "uniform":
             return self._clip(self.embed(self._sample_uniform_model(n, gen)))
         bound = 1.0 + LINEAR_TILT
@@ -274,7 +274,7 @@ class Manifold(ABC):
         """
         N = check_int(N, "N", minimum=2)
         per_stratum = check_int(per_stratum, "per_stratum", minimum=2)
-        gen = check_rng(rng)
+        gen = check_rng(rng, "rng")
         lo, hi, _ = self._param_box()
         counts = grid_counts(max(1, N // per_stratum), self.m)
         edges = [np.linspace(lo[i], hi[i], counts[i] + 1) for i in range(self.m)]
@@ -319,14 +319,18 @@ class Manifold(ABC):
         lo, hi : float
         evals : int
         """
-        L = float(L)
+        check_callable(f, "f", "a callable of ambient points (q, d)")
+        L = check_positive(L, "L", allow_zero=True)
+        rtol = check_positive(rtol, "rtol")
+        max_evals = check_int(max_evals, "max_evals")
+        t_extra = check_real(t_extra, "t_extra").ravel()
         plo, phi, periodic = self._param_box()
         counts = grid_counts(check_int(N0, "N0", minimum=2), self.m)
         axes = []
         for i in range(self.m):
             ax = np.linspace(plo[i], phi[i], max(int(counts[i]), 1) + 1)
             if i == 0 and len(t_extra):
-                extra = np.concatenate([np.atleast_1d(v) for v in self._label_param(np.asarray(t_extra, dtype=float))])
+                extra = np.concatenate([np.atleast_1d(v) for v in self._label_param(t_extra)])
                 ax = np.unique(np.concatenate([ax, extra[(extra >= plo[0]) & (extra <= phi[0])]]))
             axes.append(ax)
         evals = 0
@@ -337,9 +341,9 @@ class Manifold(ABC):
             x = self._clip(self.embed(self._from_param(P)))
             v = np.asarray(f(x), dtype=float).reshape(P.shape[0], -1)
             evals += P.shape[0]
-            # pnorm scales by the largest entry: sqrt(sum v^2) underflows to 0 for |f| < 1.5e-154,
-            # which made the bracket [0, 0] miss a tiny nonzero maximum.
-            return pnorm(v, 2)
+            # pnorm scales by the largest entry: np.linalg.norm squares first, and |f| below 1e-154
+            # underflowed to a bracket [0, 0] (hypothesis drew f ~ 3e-215).
+            return pnorm(v, 2.0, axis=1)
 
         # The first grid's nodes (boundary and kinks included) seed lo; then every cell is judged by
         # its centre, from which each of its points is within _cell_radius (half steps in every

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_int, check_positive, check_rng
+from .._validation import check_int, check_positive, check_real, check_rng
 
 __all__ = ["Label", "ramp_label", "step_label", "smooth_label", "sine_label", "onehot_label", "soft_label",
            "corrupt_labels"]
@@ -143,10 +143,10 @@ def corrupt_labels(y, fraction: float, rng) -> np.ndarray:
     fraction = check_positive(fraction, "fraction", allow_zero=True)
     if fraction > 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    y = np.array(y, dtype=float)
+    y = check_real(y, "y").copy()
     if y.ndim not in (1, 2) or y.shape[0] < 1:
         raise ValueError(f"y must have shape (n,) or (n, k) with n >= 1, got shape {y.shape}")
-    gen = check_rng(rng)
+    gen = check_rng(rng, "rng")
     n = y.shape[0]
     idx = gen.choice(n, size=int(round(fraction * n)), replace=False)
     if y.ndim == 1:

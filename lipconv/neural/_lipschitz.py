@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import check_int, check_points, check_positive
+from .._validation import check_int, check_points, check_positive, check_real
 
 __all__ = ["box_lipschitz_bounds", "lipschitz_bracket", "LipschitzBracket"]
 
@@ -230,7 +230,7 @@ def box_lipschitz_bounds(model, centres, half_widths, *, patterns: int = _PATTER
     layers = _layers(model)
     patterns = check_int(patterns, "patterns", minimum=0)
     c = check_points(centres, "centres")
-    r = np.asarray(half_widths, dtype=float)
+    r = check_real(half_widths, "half_widths", allow_inf=True)
     if r.ndim == 1:
         r = np.repeat(r[:, None], c.shape[1], axis=1)
     if r.shape != c.shape:

@@ -194,6 +194,13 @@ def gradient_norms(model, x: torch.Tensor, *, create_graph: bool = False) -> tor
     r"""Per-point :math:`\|\nabla u(x)\|_2` (k = 1) or Jacobian spectral norm :math:`\|Du(x)\|_{2,2}`
     (k > 1) of a network mapping (m, d) to (m, k): the local Lipschitz constant in the Euclidean norms
     of [FCAO] eq. (2.3). Differentiable in the parameters when ``create_graph``."""
+    if not callable(model):
+        raise ValueError(f"model must be a torch module mapping (m, d) to (m, k), got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 2:
+        raise ValueError(f"x must be a floating-point torch tensor of shape (m, d), got "
+                         f"{type(x).__name__}{'' if not isinstance(x, torch.Tensor) else f' {x.dtype} {tuple(x.shape)}'}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x must be finite")
     x = x.detach().requires_grad_(True)
     out = model(x)
     k = out.shape[1]
@@ -299,7 +306,7 @@ def neural_lipschitz_regression(
     n_random : int
         Uniform points per epoch added to the data in the max-gradient penalty (0: data only).
     dense_points : int
-        Uniform points (plus the data) of the final max-gradient estimate.
+        Uniform points (plus the data) of the final max-gradient estimate, >= 1.
     lipschitz_rtol, lipschitz_boxes : float, int
         Target relative width and box budget of the Lipschitz bracket.
     device : str or torch.device, optional
@@ -329,14 +336,17 @@ def neural_lipschitz_regression(
     epochs = check_int(epochs, "epochs", minimum=1)
     lr = check_positive(lr, "lr")
     n_random = check_int(n_random, "n_random", minimum=0)
-    dense_points = check_int(dense_points, "dense_points", minimum=0)
+    dense_points = check_int(dense_points, "dense_points", minimum=1)
     lipschitz_rtol = check_positive(lipschitz_rtol, "lipschitz_rtol")
     lipschitz_boxes = check_int(lipschitz_boxes, "lipschitz_boxes", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     _check_convex(convex, lam, loss_obj.name, X, Y)
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {device!r} ({exc})") from None
 
     gen = torch.Generator().manual_seed(seed)
     box_lo, box_hi = np.minimum(X.min(axis=0), 0.0), np.maximum(X.max(axis=0), 1.0)

@@ -286,7 +286,8 @@ def omega_bound(loss_values, grad_norms, eps, omega, *, l0: float = 0.0) -> np.n
     lv = check_array(loss_values, "loss_values", ndim=1)
     gn = check_array(grad_norms, "grad_norms", ndim=1, nonnegative=True)
     e = check_array(eps, "eps", ndim=0).reshape(-1)
-    om = check_array(omega, "omega", ndim=0).reshape(-1)
+    # omega(eps) is a sup over ||v|| <= eps that includes v = 0: never negative ([FO] eq. (5)).
+    om = check_array(omega, "omega", ndim=0, nonnegative=True).reshape(-1)
     if lv.shape != gn.shape:
         raise ValueError(f"grad_norms must have the shape of loss_values {lv.shape}, got {gn.shape}")
     if e.shape != om.shape or e.size == 0:
@@ -494,6 +495,8 @@ def lipschitz_bracket(model, x, *, input_shape=None, norm="L2", out_norm="L2", e
         _check_module(model, input_shape)
     if estimate is not None:
         estimate = _check_real_number(estimate, "estimate")
+        if estimate < 0:
+            raise ValueError(f"estimate must be a Lipschitz estimate >= 0, got {estimate}")
     grad = empirical_lipschitz(model, x, norm=p, out_norm=q, seed=seed)
     pair = pair_lipschitz(model, x, norm=p, out_norm=q)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_norm, check_positive
+from .._validation import check_callable, check_int, check_norm, check_positive
 from ._backend import amax, asum, detached, is_torch, no_grad, xp
 from ._pnorm import dual_exponent, pnorm, sphere_projection, steepest_direction
 
@@ -176,6 +176,7 @@ def power_method(matvec, rmatvec, shape, *, iters: int = 100, tol: float = 1e-10
     -------
     PowerMethodResult
     """
+    _check_callables(matvec, rmatvec)
     shape = _check_shape(shape)
     iters = check_int(iters, "iters", minimum=1)
     tol = check_positive(tol, "tol", allow_zero=True)
@@ -226,6 +227,11 @@ def _q_direction(ut, q: float):
     return steepest_direction(ut, dual_exponent(q))
 
 
+def _check_callables(matvec, rmatvec) -> None:
+    check_callable(matvec, "matvec", "a callable v -> A v")
+    check_callable(rmatvec, "rmatvec", "a callable u -> A^T u")
+
+
 def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha: float = np.inf,
                             iters: int = 100, tol: float = 1e-12, seed: int = 0,
                             like=None) -> OperatorIterationResult:
@@ -273,6 +279,7 @@ def operator_norm_iteration(matvec, rmatvec, p, q, *, shape=None, v0=None, alpha
     -------
     OperatorIterationResult
     """
+    _check_callables(matvec, rmatvec)
     p = check_norm(p, "p")
     q = check_norm(q, "q")
     if shape is not None:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_norm
+from .._validation import check_int, check_norm, check_real
 from ._backend import amax, asum, detached, is_torch, no_grad, xp
 from ._iteration import operator_norm_iteration
 from ._pnorm import dual_exponent, pnorm
@@ -112,7 +112,9 @@ class NormProductResult:
 
 def _check_matrix(A, name: str = "A"):
     if not is_torch(A):
-        A = np.asarray(A, dtype=float)
+        A = check_real(A, name, allow_inf=True)
+    elif A.is_complex():
+        raise ValueError(f"{name} must be real, got {A.dtype}")
     if A.ndim < 2 or A.shape[-1] < 1 or A.shape[-2] < 1:
         raise ValueError(f"{name} must have shape (..., m, n) with m, n >= 1, got shape {tuple(A.shape)}")
     finite = bool(xp(A).isfinite(A).all())

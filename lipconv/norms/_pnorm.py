@@ -77,25 +77,31 @@ def pnorm(v, p, *, axis: int = -1):
     Parameters
     ----------
     v : ndarray or torch.Tensor, shape (..., n)
-        Real; entries may be infinite (the norm is then inf), not NaN (numpy input).
+        Real; entries may be infinite (the norm is then inf), not NaN (numpy input). n = 0 is the
+        vector space {0}: its norm is 0 for every p (as ``numpy.linalg.norm([])``).
     p : float or str
         Exponent in [1, inf].
     """
     q = _parse_p(p)
     v = _check_vector(v, "v")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -v.ndim <= axis < v.ndim:
+        raise ValueError(f"axis must be an axis of v, an integer in [{-v.ndim}, {v.ndim}), got {axis!r} "
+                         f"(v of shape {tuple(v.shape)})")
     if _is_torch(v):
         import torch
 
+        if np.isinf(q) and v.ndim and v.shape[axis] == 0:  # torch has no identity for an empty max
+            return v.abs().sum(dim=axis)
         return torch.linalg.vector_norm(v, ord=q, dim=axis)
     a = np.abs(v)
     if np.isinf(q):
-        return a.max(axis=axis)
+        return a.max(axis=axis, initial=0.0)
     if q == 1.0:
         return a.sum(axis=axis)
     # |a|^q overflows (or underflows: |a| ~ 1e-200, q = 2) outside a narrow range, more so as q grows;
     # the norm is 1-homogeneous, so scale by max|a| (as torch.linalg.vector_norm does). A vector with
     # an infinite entry has norm inf, which the scaling (inf / inf) would turn into NaN.
-    top = a.max(axis=axis, keepdims=True)
+    top = a.max(axis=axis, keepdims=True, initial=0.0)
     infinite = np.isinf(top)
     safe = np.where((top > 0) & ~infinite, top, 1.0)
     ratio = np.where(infinite, 0.0, a / safe)
@@ -137,6 +143,10 @@ def steepest_direction(z, p):
     q = _parse_p(p)
     ps = dual_exponent(q)
     z = _check_vector(z, "z")
+    if z.ndim < 1:
+        raise ValueError(f"z must have shape (..., n), got a scalar of shape {tuple(z.shape)}")
+    if z.shape[-1] == 0:  # the unit ball of R^0 is {0}
+        return z * 0
     if _is_torch(z):
         import torch
 

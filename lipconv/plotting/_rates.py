@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from .._validation import check_frame
+
 __all__ = ["plot_rate", "plot_rates", "plot_theorem", "plot_panel", "plot_network", "plot_study"]
 
 _TITLES = {
@@ -41,6 +43,31 @@ def _rate_shapes(quantity: str, n: np.ndarray, m: int) -> tuple[np.ndarray, np.n
     return theory, sharp
 
 
+def _check_tables(df, fits, *quantity):
+    """``df`` a sweep table (its group columns and n), ``fits`` None or a table of
+    :func:`lipconv.rates.fit_rate` (possibly empty), ``quantity`` (if given) a column of df; a
+    ``ValueError`` naming the argument otherwise."""
+    from ..rates import GROUP_COLUMNS
+
+    check_frame(df, "df", columns=(*GROUP_COLUMNS, "n"))
+    if fits is not None:
+        check_frame(fits, "fits", min_rows=0)
+        if len(fits):
+            check_frame(fits, "fits", columns=("quantity", "slope", *GROUP_COLUMNS))
+    for q in quantity:
+        if not isinstance(q, str) or q not in df.columns:
+            raise ValueError(f"quantity must be a column of df, got {q!r}")
+
+
+def _check_ext(ext: str) -> str:
+    from matplotlib.figure import Figure
+
+    formats = Figure().canvas.get_supported_filetypes()
+    if ext not in formats:
+        raise ValueError(f"ext must be one of matplotlib's formats {tuple(sorted(formats))}, got {ext!r}")
+    return ext
+
+
 def plot_rate(df, fits, quantity: str, path: str) -> str:
     r"""One log-log figure of ``quantity`` against n, a panel per problem group; saved to ``path``.
 
@@ -62,6 +89,7 @@ def plot_rate(df, fits, quantity: str, path: str) -> str:
     """
     from ..rates import GROUP_COLUMNS
 
+    _check_tables(df, fits, quantity)
     plt = _pyplot()
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
@@ -116,7 +144,12 @@ def plot_rates(df, fits, directory: str, *, quantities=None, ext: str = "png") -
     """:func:`plot_rate` for each quantity; returns the written paths ``<directory>/rate_<q>.<ext>``."""
     from ..rates import QUANTITIES
 
+    _check_tables(df, fits)
+    _check_ext(ext)
     quantities = [q for q in QUANTITIES if q in df.columns] if quantities is None else list(quantities)
+    unknown = [q for q in quantities if q not in df.columns]
+    if unknown:
+        raise ValueError(f"quantities must be columns of df, got {unknown}")
     return [plot_rate(df, fits, q, os.path.join(directory, f"rate_{q}.{ext}")) for q in quantities]
 
 
@@ -144,6 +177,7 @@ def plot_theorem(df, fits, quantity: str, path: str, *, title: str = "", groups=
     at the curve's first mean. ``groups`` filters the problem groups (a predicate on their key dict)."""
     from ..rates import GROUP_COLUMNS, group_name, theorem_exponents
 
+    _check_tables(df, fits, quantity)
     plt = _pyplot()
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
@@ -190,6 +224,7 @@ def plot_panel(df, fits, path: str, *, curved: str = "curved_torus", full=("cube
     d beside the full-dimensional cube (m = 4 by default), two axes side by side."""
     from ..rates import GROUP_COLUMNS, group_name
 
+    _check_tables(df, fits)
     plt = _pyplot()
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -297,6 +332,8 @@ def plot_study(df, fits, directory: str, *, ext: str = "png") -> list[str]:
     Returns the paths."""
     from ..rates._report import _minimizer_rows
 
+    _check_tables(df, fits)
+    _check_ext(ext)
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
     minimizers = ok[_minimizer_rows(ok)]
     paths = []

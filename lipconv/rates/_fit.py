@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_int, check_positive, check_rng
+from .._validation import check_frame, check_int, check_positive, check_real, check_rng
 from ..discrepancy import discrepancy_bound, sharp_exponent, sharp_rate
 
 __all__ = ["SlopeFit", "fit_slope", "fit_rate", "QUANTITIES", "GROUP_COLUMNS", "BOUND_OF", "theorem_exponents"]
@@ -93,6 +93,13 @@ def _ls_slopes(logn: np.ndarray, logy: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return slope, logy.mean(axis=-1) - slope * logn.mean()
 
 
+def _check_level(level) -> float:
+    level = check_positive(level, "level")
+    if level >= 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return level
+
+
 def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> SlopeFit:
     r"""Fit :math:`\bar e(n) \approx e^{a} n^{b}` by least squares on log-log means over seeds.
 
@@ -126,8 +133,8 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
     -------
     SlopeFit
     """
-    n = np.asarray(n, dtype=float).ravel()
-    e = np.asarray(errors, dtype=float).ravel()
+    n = check_real(n, "n").ravel()
+    e = check_real(errors, "errors").ravel()
     if n.shape != e.shape:
         raise ValueError(f"n and errors must have the same length, got {n.size} and {e.size}")
     if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n < 1):
@@ -135,9 +142,7 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
     if not np.all(np.isfinite(e)):
         raise ValueError(f"errors must be finite, got {int(np.sum(~np.isfinite(e)))} NaN or inf entries")
     n_boot = check_int(n_boot, "n_boot", minimum=1)
-    level = check_positive(level, "level")
-    if level >= 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
+    level = _check_level(level)
     rng = check_rng(seed)
     order = np.lexsort((e, n))
     n, e = n[order], e[order]
@@ -178,6 +183,9 @@ def theorem_exponents(quantity: str, m: int) -> tuple[float, float]:
 
     Logarithmic factors are ignored; the bound lines in the figures keep them.
     """
+    if not isinstance(quantity, str):
+        raise ValueError(f"quantity must be a column name (str), got {quantity!r}")
+    m = check_int(m, "m")
     theory = -1.0 / (m + 2)
     if quantity == "w1":
         return theory, sharp_exponent(m)
@@ -251,12 +259,11 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
     """
     import pandas as pd
 
-    if len(df) == 0:
-        raise ValueError("df must have at least one row, got an empty table")
+    check_frame(df, "df", columns=(*GROUP_COLUMNS, "n"))
     seed = check_int(seed, "seed", minimum=0)
-    missing = [c for c in (*GROUP_COLUMNS, "n") if c not in df.columns]
-    if missing:
-        raise ValueError(f"df must have the columns {GROUP_COLUMNS + ('n',)}, missing {missing}")
+    # Checked here: a fit catches the ValueErrors of fit_slope (too few rows) and reports nan.
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
+    level = _check_level(level)
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
     if quantities is None:

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_positive
+from .._validation import check_int, check_points, check_positive, check_real, check_values
 from ..discrepancy import discrepancy_bound
 
 __all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound"]
@@ -70,13 +70,11 @@ def _extensions(X, u, L, p, x) -> dict:
     return {"midpoint": 0.5 * (up + lo), "mcshane": up, "whitney": lo}
 
 
-def _sample_values(result, X) -> np.ndarray:
-    """The minimizer's values at the samples, (n, k): ``result.values`` where the method gives them
+def _sample_values(result, X):
+    """The minimizer's values at the samples: ``result.values`` where the method gives them
     (the method-runner protocol, :mod:`lipconv.rates._methods`), else ``result.predict(X)``."""
     values = getattr(result, "values", None)
-    if values is None:
-        values = result.predict(X)
-    return np.asarray(values, dtype=float).reshape(X.shape[0], -1)
+    return result.predict(X) if values is None else values
 
 
 def _function_bound(result, problem):
@@ -125,13 +123,29 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
         ``linf_function_lo``, ``linf_function_hi`` (the returned function's own errors).
     """
     from ..losses import get_loss
+    from ._problems import Problem
 
+    if not isinstance(problem, Problem):
+        raise ValueError(f"problem must be a lipconv.rates.Problem (make_problem), got {type(problem).__name__}")
+    missing = [a for a in ("predict", "lipschitz", "objective") if not hasattr(result, a)]
+    if missing:
+        raise ValueError(f"result must follow the method-runner protocol (predict, lipschitz, objective; a "
+                         f"LipschitzResult), got {type(result).__name__} without {missing}")
+    X = check_points(X, "X")
+    L = check_positive(result.lipschitz, "result.lipschitz", allow_zero=True)
+    vals = check_real(_sample_values(result, X), "result.values")
+    if vals.ndim not in (1, 2) or vals.shape[0] != X.shape[0]:
+        raise ValueError(f"X must hold the samples of the result's {vals.shape[0]} values, got {X.shape[0]} rows")
+    vals = vals.reshape(X.shape[0], -1)
+    check_values(y, X.shape[0], "y")
+    seed = check_int(seed, "seed", minimum=0)
+    rtol_l2, rtol_sup = check_positive(rtol_l2, "rtol_l2"), check_positive(rtol_sup, "rtol_sup")
+    max_error_points = check_int(max_error_points, "max_error_points", minimum=4096)
+    max_sup_evals = check_int(max_sup_evals, "max_sup_evals", minimum=1000)
     loss = get_loss(problem.loss)
     lam = problem.lam
-    L = float(result.lipschitz)
     p_x = float(getattr(result, "p_x", 2.0))
     out: dict = {"gap_Jn": abs(float(result.objective) - problem.J_ref)}
-    vals = _sample_values(result, X)
     fn_bound = _function_bound(result, problem)
     if vals.shape[1] != 1:
         if not problem.exact:
@@ -223,11 +237,13 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
 
     Exact: the minimum over the ``k_near`` nearest samples (scipy's KD-tree), which is the minimum
     over all whenever it is at most L times the distance to the k-th nearest (every other term is
-    at least that); the remaining rows take the minimum over every sample, in blocks."""
+    at least that); the remaining rows take the minimum over every sample, in blocks. The value
+    distances are differences taken entry by entry (scipy's ``cdist``), never through
+    :math:`\|a\|^2 - 2 a \cdot b + \|b\|^2`, which loses every digit of a small distance between large
+    values (values offset by 1e8 gave a bound 0.3 below the exact one)."""
     from scipy.spatial import cKDTree
 
-    from .._pairwise import distance_blocks
-    from .._validation import check_points
+    from .._pairwise import distance_blocks, pairwise_distances
 
     X, U, x, v = (check_points(a, name) for a, name in ((X, "X"), (U, "U"), (x, "x"), (v, "v")))
     if U.shape[0] != X.shape[0] or v.shape[0] != x.shape[0]:
@@ -236,7 +252,7 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     if x.shape[1] != X.shape[1] or v.shape[1] != U.shape[1]:
         raise ValueError(f"x must have d = {X.shape[1]} columns and v k = {U.shape[1]}, got {x.shape[1]} and {v.shape[1]}")
     L = check_positive(L, "L", allow_zero=True)
-    kk = min(k_near, X.shape[0])
+    kk = min(check_int(k_near, "k_near", minimum=1), X.shape[0])
     dist, idx = cKDTree(X).query(x, k=kk)
     dist, idx = dist.reshape(x.shape[0], kk), idx.reshape(x.shape[0], kk)
     terms = np.linalg.norm(U[idx] - v[:, None, :], axis=2) + L * dist
@@ -245,8 +261,7 @@ def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarr
     if open_rows.size:
         xr, vr = x[open_rows], v[open_rows]
         for a, b, D in distance_blocks(xr, X):
-            E = np.sqrt(np.maximum(0.0, (vr[a:b] ** 2).sum(axis=1)[:, None] - 2.0 * vr[a:b] @ U.T + (U**2).sum(axis=1)[None, :]))
-            B[open_rows[a:b]] = (E + L * D).min(axis=1)
+            B[open_rows[a:b]] = (pairwise_distances(vr[a:b], U) + L * D).min(axis=1)
     return B
 
 
@@ -334,6 +349,10 @@ def theorem_bounds(n: int, m: int, *, lam, J_ref, theta, lipschitz_diff, t: floa
     for theta = 0 the two error bounds are nan (Theorem 4.7 gives convergence without a rate).
     """
     lam = check_positive(lam, "lam")
+    n = check_int(n, "n", minimum=2)
+    J_ref = check_positive(J_ref, "J_ref", allow_zero=True)
+    theta = check_positive(theta, "theta", allow_zero=True)
+    lipschitz_diff = check_positive(lipschitz_diff, "lipschitz_diff", allow_zero=True)
     rate = discrepancy_bound(n, m, t=t, C=C)
     if theta <= 0:
         return {"bound_w1": rate, "bound_l2sq": float("nan"), "bound_linf": float("nan")}

@@ -237,6 +237,8 @@ def loss_hypotheses(loss) -> str:
 
 def problem_name(manifold: str, m: int, d: int) -> str:
     """A short name of the problem: "cube m=2 d=3", "sphere d=3"."""
+    manifold = check_manifold_name(manifold)
+    m, d = check_int(m, "m"), check_int(d, "d")
     return f"{manifold} m={m} d={d}" if MANIFOLDS[manifold][1] is None else f"{manifold} d={d}"
 
 
@@ -345,6 +347,8 @@ def make_problem(manifold_name: str, m: int, *, d=None, density="uniform", label
     from ..losses import get_loss
 
     lam = check_positive(lam, "lam")
+    n_reference = check_int(n_reference, "n_reference", minimum=4)
+    n_lifted = check_int(n_lifted, "n_lifted", minimum=4)
     loss_obj = get_loss(loss)
     manifold = make_manifold(manifold_name, m, d, density=density)
     if hasattr(label, "fn"):  # a Label object (e.g. a target chosen per n): deterministic, no closed form

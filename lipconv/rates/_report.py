@@ -50,6 +50,8 @@ def group_name(row, varying=()) -> str:
     """"cube m=2 d=3", followed by the label, lam, loss and method when they vary in the table."""
     from ._problems import problem_name
 
+    if not hasattr(row, "__getitem__") or isinstance(row, (str, bytes)):
+        raise ValueError(f"row must be a row of a sweep table (a pandas.Series or a dict), got {type(row).__name__}")
     name = problem_name(row["manifold"], int(row["m"]), int(row["d"]))
     extra = [f"{c}={row[c]:g}" if c == "lam" else str(row[c]) for c in ("label", "lam", "loss", "method")
              if c in varying]
@@ -316,11 +318,23 @@ def summary_markdown(df, fits, *, wall: float, load: tuple, cores: int | None = 
     network against the exact minimizer, and the failed runs. ``n_boot`` is used for the panel's
     refit on a common n range; ``neural_note`` is printed in the network's section when the table
     has no network rows (e.g. why the panel was skipped)."""
+    from .._validation import check_frame, check_int, check_positive, check_real
     from ._fit import GROUP_COLUMNS
 
+    check_frame(df, "df", columns=(*GROUP_COLUMNS, "n", "seed", "status"), min_rows=0)
+    check_frame(fits, "fits", min_rows=0)
+    wall = check_positive(wall, "wall", allow_zero=True)
+    load = check_real(load, "load")
+    if load.shape != (3,) or not np.all(np.isfinite(load)):
+        raise ValueError(f"load must be the three finite load averages (os.getloadavg()), got {load!r}")
+    if cores is not None:
+        check_int(cores, "cores", minimum=1)
+    n_boot = check_int(n_boot, "n_boot", minimum=1)
     ok = df[df["status"] == "ok"]
     varying = _varying(df)
-    if len(fits) == 0 or "quantity" not in fits.columns:  # no successful run: nothing was fitted
+    if len(ok):
+        check_frame(fits, "fits (fit_rate of df, which has successful runs)", columns=(*GROUP_COLUMNS, "quantity", "slope"))
+    else:  # no successful run: nothing was fitted
         fits = _empty_fits()
     seeds = ok.groupby(list(GROUP_COLUMNS) + ["n"]).size()
     groups = {_key(k): (dict(zip(GROUP_COLUMNS, k)), g) for k, g in ok.groupby(list(GROUP_COLUMNS), sort=True, dropna=False)}

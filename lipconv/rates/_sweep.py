@@ -259,8 +259,15 @@ def run_key(spec: dict) -> str:
     return "|".join(f"{c}={spec[c]!r}" for c in KEY_COLUMNS)
 
 
+def _check_config(config) -> SweepConfig:
+    if not isinstance(config, SweepConfig):
+        raise ValueError(f"config must be a lipconv.rates.SweepConfig, got {type(config).__name__}")
+    return config
+
+
 def plan_runs(config: SweepConfig) -> list[dict]:
     """Every run of the sweep as a dict of the key columns, in a fixed order."""
+    _check_config(config)
     runs = []
     for (name, m, d), lam, loss, label, method in itertools.product(
         config.problems, config.lams, config.losses, config.labels, config.methods
@@ -419,7 +426,7 @@ def run_sweep(config: SweepConfig):
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    runs = plan_runs(config)
+    runs = plan_runs(_check_config(config))
     rows = _read_rows(config.output)
     settings = _settings(config)
     _check_settings(config.output, rows, settings)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_norm, check_points, check_positive, check_values
+from .._validation import (
+    check_indices, check_norm, check_points, check_positive, check_real, check_simplex_labels, check_values,
+)
 from ..losses import get_loss
 from ._certificate import FEASIBILITY_TOL, GAP_TOL, dual_bound, lipschitz_on_pairs, relative_gap, violation_scan
 from ._oracle import scan_pairs
@@ -32,24 +34,15 @@ _SOLVERS = ("CLARABEL", "SCS", "OSQP", "HIGHS", "ECOS")
 def _check_weights(weights, n: int) -> np.ndarray:
     if weights is None:
         return np.full(n, 1.0 / n)
-    w = np.asarray(weights, dtype=float)
+    w = check_real(weights, "weights")
     if w.shape != (n,):
         raise ValueError(f"weights must have shape ({n},) to match X, got {w.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("weights must be finite and >= 0, got negative or non-finite entries")
+    if np.any(w < 0):
+        raise ValueError(f"weights must be finite and >= 0, got {int(np.sum(w < 0))} negative entries")
     total = w.sum()
     if not abs(total - 1.0) <= 1e-8:
         raise ValueError(f"weights must sum to 1, got sum {total!r}")
     return w
-
-
-def _check_labels_for_loss(Y: np.ndarray, loss) -> None:
-    if loss.name != "cross_entropy":
-        return
-    if Y.shape[1] < 2:
-        raise ValueError(f"y must have shape (n, k) with k >= 2 on the simplex for loss 'cross_entropy', got k = {Y.shape[1]}")
-    if np.any(Y < -1e-12) or not np.allclose(Y.sum(axis=1), 1.0, rtol=0, atol=1e-8):
-        raise ValueError("y must have rows on the probability simplex (>= 0, summing to 1) for loss 'cross_entropy'")
 
 
 def _resolve_method(method: str, n: int, d: int) -> str:
@@ -446,7 +439,8 @@ def _check_problem(X, y, lam, loss, p_x, p_y, weights):
     Y, scalar = check_values(y, n, "y")
     lam = None if lam is None else check_positive(lam, "lam")
     loss = get_loss(loss)
-    _check_labels_for_loss(Y, loss)
+    if loss.name == "cross_entropy":
+        check_simplex_labels(Y, "y")
     p_x = check_norm(p_x, "p_x")
     p_y = check_norm(p_y, "p_y")
     w = _check_weights(weights, n)
@@ -595,7 +589,7 @@ def certify(
     Ln = lipschitz * units.x_scale / units.y_scale
     if isinstance(dual, LipschitzResult):
         dual = dual.dual
-    duals = [] if dual is None else [prob.dual_from_user(dual)]
+    duals = [] if dual is None else [prob.dual_from_user(_check_dual(dual, *Y.shape))]
     cert = _certify_normalized(prob, Un, Ln, duals)
     return Certificate(
         objective=units.objective(cert.objective), lower_bound=units.objective(cert.lower_bound),
@@ -603,6 +597,23 @@ def certify(
         feasibility_tol=check_positive(feasibility_tol, "feasibility_tol"),
         gap_tol=check_positive(gap_tol, "gap_tol"),
     )
+
+
+def _check_dual(dual, n: int, k: int) -> tuple:
+    """``dual`` as (i, j, M): index arrays of equal length P in [0, n) and finite real multipliers of
+    shape (P, k) ((P,) accepted for k = 1); a ``ValueError`` naming ``dual`` otherwise."""
+    if not isinstance(dual, (tuple, list)) or len(dual) != 3:
+        raise ValueError(f"dual must be a LipschitzResult or a tuple (i, j, multipliers), got {type(dual).__name__}"
+                         + (f" of length {len(dual)}" if isinstance(dual, (tuple, list)) else ""))
+    i = check_indices(dual[0], "dual's i", size=n)
+    j = check_indices(dual[1], "dual's j", size=n)
+    M = check_real(dual[2], "dual's multipliers")
+    if M.ndim == 1 and k == 1:
+        M = M[:, None]
+    if i.shape != j.shape or M.shape != (i.size, k):
+        raise ValueError(f"dual must hold i and j of one length P and multipliers of shape (P, k = {k}), got "
+                         f"lengths {i.size} and {j.size} and multipliers of shape {M.shape}")
+    return i, j, M
 
 
 def kantorovich_dual(X, c, *, p=2, solver=None):

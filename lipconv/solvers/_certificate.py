@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._pairwise import DEFAULT_BLOCK_BYTES, pair_distances
+from .._validation import check_int, check_norm, check_points, check_positive, check_values
 from ..norms import dual_exponent, pnorm
 from ._oracle import scan_pairs
 
@@ -92,11 +93,13 @@ def violation_scan(
         Memory bound of the numpy and torch temporaries.
     backend : {"auto", "numba", "numpy", "torch"}
     """
-    X = np.asarray(X, dtype=float)
-    U = np.asarray(U, dtype=float)
-    U = U[:, None] if U.ndim == 1 else U
-    s = label_scale(U) if scale is None else float(scale)
-    worst = scan_pairs(X, U, float(L), p_x=p_x, p_y=p_y, backend=backend, block_bytes=block_bytes).max_excess
+    X = check_points(X, "X")
+    U, _ = check_values(U, X.shape[0], "U")
+    L = check_positive(L, "L", allow_zero=True)
+    p_x, p_y = check_norm(p_x, "p_x"), check_norm(p_y, "p_y")
+    s = label_scale(U) if scale is None else check_positive(scale, "scale")
+    block_bytes = check_int(block_bytes, "block_bytes")
+    worst = scan_pairs(X, U, L, p_x=p_x, p_y=p_y, backend=backend, block_bytes=block_bytes).max_excess
     return worst / s
 
 

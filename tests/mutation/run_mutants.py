@@ -57,6 +57,7 @@ class Mutant:
 
 
 P = "tests/test_planted.py"
+W = "tests/test_wrong_numbers.py"
 
 MUTANTS = [
     # ---------------------------------------------------------------- certificate (solvers/_certificate.py)
@@ -67,7 +68,7 @@ MUTANTS = [
            "    return worst / s\n", "    return worst / max(s, float(L))\n",
            f"{P} -k certificate_of_a_bad_point"),
     Mutant("cert-norms-swapped", "lipconv/solvers/_certificate.py",
-           "scan_pairs(X, U, float(L), p_x=p_x, p_y=p_y,", "scan_pairs(X, U, float(L), p_x=p_y, p_y=p_x,",
+           "scan_pairs(X, U, L, p_x=p_x, p_y=p_y,", "scan_pairs(X, U, L, p_x=p_y, p_y=p_x,",
            f"{P} -k certificate_of_a_bad_point"),
     Mutant("cert-dual-unscaled", "lipconv/solvers/_certificate.py",
            "alpha = (lam / price) * (1.0 - 4 * np.finfo(float).eps)", "alpha = 1.0",
@@ -326,6 +327,94 @@ MUTANTS = [
     Mutant("metrics-worst-is-midpoint", "lipconv/rates/_metrics.py",
            "        worst = max(l2, key=l2.get)\n        rel = ", '        worst = "midpoint"\n        rel = ',
            "tests/test_rates.py -k envelope_errors_bracket"),
+    # ---------------------------------------------------------------- issue 27: numbers of the newer code
+    # W1 bracket: which spread the upper margin takes, the replicates' size, the lower side's standard
+    # error and where the lower side evaluates its potential.
+    Mutant("w1-hi-margin-se", "lipconv/discrepancy/_wasserstein.py",
+           "hi = plan_cost + se_multiple * spread", "hi = plan_cost + se_multiple * se",
+           f"{W} -k w1_bracket"),
+    Mutant("w1-replicates-half-size", "lipconv/discrepancy/_wasserstein.py",
+           "rho_points(manifold, N, rng)[0])[0]) - at_samples",
+           "rho_points(manifold, min(N, max(4096, N // 2)), rng)[0])[0]) - at_samples",
+           f"{W} tests/test_bad_input.py -k w1_bracket"),
+    Mutant("w1-lower-se-undivided", "lipconv/discrepancy/_wasserstein.py",
+           "se = spread / float(np.sqrt(replicates))", "se = spread",
+           f"{W} -k w1_bracket"),
+    Mutant("w1-lower-at-plan-points", "lipconv/discrepancy/_wasserstein.py",
+           "at_samples = float(np.mean(weighted_nearest(tree, prices, 1.0, X)[0]))",
+           "at_samples = float(np.mean(weighted_nearest(tree, prices, 1.0, Y)[0]))",
+           f"{W} -k w1_bracket"),
+    # Stratified standard error and Lemma 4.12's per-run ratio.
+    Mutant("strat-se-ddof", "lipconv/manifolds/_base.py",
+           "weights=(f - mean[strata]) ** 2, minlength=K) / (nh - 1)", "weights=(f - mean[strata]) ** 2, minlength=K) / nh",
+           f"{W} -k stratified_error"),
+    Mutant("strat-se-weights-not-squared", "lipconv/manifolds/_base.py",
+           "np.sum(Wh**2 * ss / nh)", "np.sum(Wh * ss / nh)",
+           f"{W} -k stratified_error"),
+    Mutant("stratified-weights-not-renormalized", "lipconv/manifolds/_base.py",
+           "return self._clip(self.embed(p)), w / w.sum(), strata", "return self._clip(self.embed(p)), w / P.shape[0], strata",
+           f"{W} -k \"stratified_error or stratified_weights\""),
+    Mutant("metrics-lemma412-se-wrong-side", "lipconv/rates/_metrics.py",
+           "upper = excess + 2.0 * se_k", "upper = excess - 2.0 * se_k",
+           f"{W} -k lemma_412"),
+    # Certified sup brackets: the cell radius of the sphere's (z, phi) cells.
+    Mutant("sphere-cell-radius-no-equator", "lipconv/manifolds/_manifolds.py",
+           "r_max = np.where(straddle, 1.0, np.maximum(r_lo, r_hi))", "r_max = np.maximum(r_lo, r_hi)",
+           f"{W} -k cell_radius"),
+    Mutant("sphere-cell-radius-min-side", "lipconv/manifolds/_manifolds.py",
+           "r_max**2 * dphi**2", "r_min**2 * dphi**2",
+           f"{W} -k cell_radius"),
+    # The lifted reference's certified L2 and sup bounds.
+    Mutant("lifted-l2-forgets-theta", "lipconv/continuum/_lifted.py",
+           "e2 = float(np.sqrt(2.0 * err / theta))", "e2 = float(np.sqrt(err / theta))",
+           f"{W} -k lifted_reference_bounds"),
+    Mutant("lifted-sup-constant", "lipconv/continuum/_lifted.py",
+           "b = (6.0 * Lf * e2**2) ** (1.0 / 3.0)", "b = (3.0 * Lf * e2**2) ** (1.0 / 3.0)",
+           f"{W} -k lifted_reference_bounds"),
+    Mutant("lifted-sup-power", "lipconv/continuum/_lifted.py",
+           "b = (6.0 * Lf * e2**2) ** (1.0 / 3.0)", "b = (6.0 * Lf * e2**2) ** 0.5",
+           f"{W} -k lifted_reference_bounds"),
+    Mutant("lifted-Lf-without-lipstar", "lipconv/continuum/_lifted.py",
+           "Lf = slope + lip_star", "Lf = slope",
+           f"{W} -k lifted_reference_bounds"),
+    # Samplers and quadratures against their stated density.
+    Mutant("sampler-rejection-tilted-the-other-way", "lipconv/manifolds/_base.py",
+           "accept = gen.uniform(0.0, bound, size=batch) < self._density_model(p)",
+           "accept = gen.uniform(0.0, bound, size=batch) < 2.0 - self._density_model(p)",
+           f"{W} -k samples_follow"),
+    Mutant("sphere-sampler-cube-projection", "lipconv/manifolds/_manifolds.py",
+           "g = rng.standard_normal((n, 3))", "g = rng.uniform(-1.0, 1.0, (n, 3))",
+           f"{W} -k samples_follow"),
+    Mutant("quadrature-density-twice", "lipconv/manifolds/_base.py",
+           "w = w * self._density_model(p)", "w = w * self._density_model(p) ** 2",
+           f"{W} -k quadrature_and_stratified"),
+    # A sup error in the wrong power (Corollary 4.9's bound).
+    Mutant("bounds-linf-power", "lipconv/rates/_metrics.py",
+           "m * m * lipschitz_diff**m * l2) ** (1.0 / (m + 2))", "m * m * lipschitz_diff**m * l2) ** (1.0 / (m + 1))",
+           f"{P} tests/test_rates.py -k theorem"),
+    # The pairs method's certificate (its multipliers), recomputed from the data alone.
+    Mutant("pairs-multipliers-unscaled", "lipconv/solvers/_pairs.py",
+           "M = multipliers() / sigma", "M = multipliers()",
+           f"{W} -k pairs_certificate"),
+    Mutant("pairs-dual-orientation", "lipconv/solvers/_pairs.py",
+           "return cons, lambda: (np.asarray(cons[0].dual_value) - np.asarray(cons[1].dual_value))[:, None]",
+           "return cons, lambda: (np.asarray(cons[1].dual_value) - np.asarray(cons[0].dual_value))[:, None]",
+           f"{W} -k pairs_certificate"),
+    # The power method's normalization of its iterates.
+    Mutant("power-u-unnormalized", "lipconv/norms/_iteration.py",
+           "            u = _normalize(matvec(v), 2.0)\n", "            u = matvec(v)\n",
+           f"{W} -k power_method"),
+    Mutant("power-v-unnormalized", "lipconv/norms/_iteration.py",
+           "v_new = _normalize(vt, 2.0)", "v_new = vt",
+           f"{W} -k power_method"),
+    # AMLE graph edge lengths in the 1- and inf-norms (the numba kernel).
+    Mutant("amle-csr-l1-is-linf", "lipconv/extension/_amle_numba.py",
+           "            if p == 1.0:\n                s += t", "            if p == 1.0:\n                s = max(s, t)",
+           f"{W} -k point_cloud_graph"),
+    Mutant("amle-csr-linf-is-l1", "lipconv/extension/_amle_numba.py",
+           "            else:\n                s = max(s, t)\n        length[e]", "            else:\n                s += t\n        length[e]",
+           f"{W} -k point_cloud_graph"),
+    # ---- nn mutants below
     # ---------------------------------------------------------------- lipconv.nn (issues 27 and 28)
     Mutant("nn-clever-weibull-location-sign", "lipconv/nn/_clever.py",
            "    return -float(loc)\n", "    return float(loc)\n",
