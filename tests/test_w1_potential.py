@@ -7,7 +7,7 @@ import ot
 import pytest
 from numpy.testing import assert_allclose
 
-from lipconv.discrepancy import DEFAULT_MIN_POINTS, wasserstein1
+from lipconv.discrepancy import wasserstein1
 from lipconv.discrepancy._semidiscrete import rho_points
 from lipconv.manifolds import FlatCube
 
@@ -49,9 +49,9 @@ def test_pots_potential_gives_its_c_transform_bound():
     sampler_rng = np.random.default_rng(5)
     g = solve_semidiscrete(X, lambda b: cube.sample(b, sampler_rng), metric="euclidean", max_iter=200, batch_size=32)
     res = wasserstein1(X, cube, potential=g, seed=7)
-    # The replicates the bound used: those of the bracket's lower side (half the plan's N, at least
-    # DEFAULT_MIN_POINTS), drawn from a fresh generator of the same seed.
-    size = min(res.N, max(DEFAULT_MIN_POINTS, res.N // 2))
+    # The replicates the bound used: those of the bracket's lower side (the plan's own N points),
+    # drawn from a fresh generator of the same seed.
+    size = res.N
     rng = np.random.default_rng(7)
     points = [rho_points(cube, size, rng)[0] for _ in range(4)]
 

@@ -26,6 +26,7 @@ QUANTITIES = {
     "excess_J": (None, "J[u_n] - J[u^lam], worst extension"),
     "gap_Jn": (None, "|J_n[u_n] - J[u^lam]|"),
     "l2sq_function": (None, "int |u - u^lam|^2 rho of the returned function itself (a network)"),
+    "linf_function_lo": (None, "sup_M |u - u^lam| of the returned function (lower end of its bracket)"),
     "linf_function_hi": (None, "sup_M |u - u^lam| of the returned function (upper end of its bracket)"),
 }
 # The bound column each quantity is compared with (C = 1 nominal).
