@@ -479,8 +479,8 @@ def section_l1(models, Xte, yte, n, eps=2.0):
         best = min(a4, fab)
         print(f"{kind:<8}{_acc(model, x, y):>7.3f}{a4:>11.3f}{a1:>12.3f}{sl:>8.3f}{fab:>8.3f}{art:>10.3f}{best:>7.3f}"
               f"{a4 - best:>+11.3f}   {t4:.1f} / {tf:.1f} / {ta_:.1f}")
-    print(f"\n## L1 minimal distances: minimal_adversarial_distance (eps_max 8, 8 bisections of four 25-step L1-APGD runs)"
-          f" against FAB-L1 (100 steps), samples where both found one")
+    print("\n## L1 minimal distances: minimal_adversarial_distance (eps_max 8, 8 bisections of four 25-step L1-APGD runs)"
+          " against FAB-L1 (100 steps), samples where both found one")
     print(f"{'model':<8}{'both':>6}{'median ours':>13}{'median FAB':>12}{'ratio':>8}{'median ratio':>14}"
           f"{'ours <= 1.05 FAB':>18}{'ours < FAB':>12}{'inf ours/FAB':>14}   seconds (ours / FAB)")
     for kind in L1_MODELS:

@@ -178,7 +178,6 @@ def apgd_l1(loss_grad, xd: torch.Tensor, r: torch.Tensor, *, steps: int, clamp, 
     frac = torch.full((n, 1), _APGD_START_FRACTION, dtype=r.dtype, device=r.device)
     nnz_old = torch.full((n, 1), float(N), dtype=r.dtype, device=r.device)
     every = max(1, int(math.floor(_APGD_CHECKPOINT * steps)))
-    cols = torch.arange(N, device=xd.device)
     for it in range(steps):
         gf = g.reshape(n, -1)
         a = gf.abs()
