@@ -255,7 +255,7 @@ def test_coarse_to_fine_start_matches_reference(loss, p_x):
 
 def test_oriented_cuts_and_loose_rounds_end_at_the_target_tolerance():
     X, y = _instance(14, n=300, d=3)
-    obj, U, L, status, n_pairs, info = _direct(X, y, 0.02, coarsen=0)
+    obj, U, L, status, n_pairs, info = _direct(X, y, 0.02, coarsen=0, engine="ipm")
     assert status == "optimal" and info["oriented"]
     assert info["tolerance_per_round"][0] > 1e-8 and info["tolerance_per_round"][-1] == 1e-8
     # n_pairs counts unordered pairs; the rows (oriented cuts) can only be as many or more.
@@ -330,7 +330,7 @@ def test_auto_transfer_inherits_pairs_below_three_dimensions(m, inherits, monkey
     X, y = _noisy_ramp(m, 20 + m)
     first = {}
     for transfer in (True, False, "auto"):
-        *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer)
+        *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer, engine="ipm")
         assert status == "optimal" and [lv["n"] for lv in info["levels"]] == [400, 1600]
         first[transfer] = info["levels"][1]["pairs_per_round"][0]
         if transfer == "auto":
@@ -366,7 +366,7 @@ def test_auto_level_options_take_the_fill_values_in_three_dimensions(option, m, 
     X, y = _noisy_ramp(m, 30 + m)
     runs = {}
     for value in (_cutting_plane.LEVEL_DEFAULTS[option], "auto"):
-        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, **{option: value})
+        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, engine="ipm", **{option: value})
         assert status == "optimal"
         runs[value] = (J, [lv["pairs_per_round"] for lv in info["levels"]], [lv[option] for lv in info["levels"]],
                        [lv["fill"] for lv in info["levels"]])

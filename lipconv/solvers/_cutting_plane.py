@@ -46,7 +46,7 @@ from ._pairs import reference_pairs
 from ._result import RawSolution
 from ._subproblem import SUBPROBLEMS, direct_supported
 
-__all__ = ["solve_cutting_plane", "knn_pairs", "TREE_MIN_N"]
+__all__ = ["solve_cutting_plane", "knn_pairs", "sample_knn_pairs", "TREE_MIN_N"]
 
 # From this many points on, the oracle of scalar outputs is the KD-tree's weighted nearest-neighbour
 # search (see ``oracle`` below).
@@ -64,6 +64,19 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
     key = np.unique(i * n + j)
     return key // n, key % n
+
+
+def sample_knn_pairs(X: np.ndarray, k: int, p: float, *, size: int = 2048, seed: int = 0):
+    """:func:`knn_pairs` of a seeded random sample of at most ``size`` points (all of them when
+    n <= size), as pairs of X's rows. For estimates (the slope of the labels that scales the
+    subproblems' objective): a kNN graph of all n points cost 9.4 CPU s at n = 16,000 in d = 64
+    (make_friedman1), where the KD-tree is no faster than brute force."""
+    n = X.shape[0]
+    if n <= size:
+        return knn_pairs(X, k, p)
+    sample = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    i, j = knn_pairs(X[sample], k, p)
+    return sample[i], sample[j]
 
 
 def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: int = 4) -> float:
@@ -87,6 +100,19 @@ def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: in
     return float(np.log(len(fine) / len(coarse)) / np.log(rc / rf))
 
 
+# From this estimated intrinsic dimension on (from a seeded sample of DIMENSION_SAMPLE points and
+# its first quarter; skipped below 4 DIMENSION_SAMPLE_MIN points), every level of the interior-point
+# rounds is in the fill regime and k_init = "auto" is HIGH_DIM_K_INIT instead of K_INIT (see
+# ``solve_cutting_plane``).
+HIGH_DIM = 4.0
+DIMENSION_SAMPLE = 2048
+DIMENSION_SAMPLE_MIN = 64
+K_INIT = 6
+HIGH_DIM_K_INIT = 2
+# Levels while one has at least coarsen * coarse_min points: coarse_min = "auto" is COARSE_MIN for
+# the interior-point rounds and FOREST_COARSE_MIN for the forest method.
+COARSE_MIN = 2048
+FOREST_COARSE_MIN = 256
 # ``transfer="auto"`` inherits pairs unless the next level has at least TRANSFER_FILL_N points of an
 # estimated intrinsic dimension of at least TRANSFER_MAX_DIM (see ``solve_cutting_plane``).
 TRANSFER_MAX_DIM = 2.5
@@ -301,11 +327,63 @@ def _solve_level(
     return values, L, status, keys, mult, last, info
 
 
+ENGINES = ("auto", "ipm", "forest")
+# The forest method's first L: the labels' slope on the kNN graph of at most this many points.
+FOREST_SLOPE_SAMPLE = 2048
+
+
+def _use_forest(engine, loss, k, w, *, solver, subproblem, oracle, backend, exact_graph) -> bool:
+    """Whether the levels are solved by the forest method (``engine``; see :func:`solve_cutting_plane`)."""
+    from ._forest import forest_supported
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "ipm":
+        return False
+    supported = forest_supported(loss, k, w)
+    if engine == "forest":
+        if not supported:
+            raise ValueError(f"engine 'forest' needs the squared loss, scalar outputs and positive weights (and "
+                             f"numba), got loss {loss.name!r}, k = {k}")
+        return True
+    return (supported and not exact_graph and solver == "CLARABEL" and subproblem in ("auto", "clarabel-direct")
+            and oracle in ("auto", "tree") and backend in ("auto", "numba"))
+
+
+def _forest_level(X, Y, w, lam, carried, L0, *, p_x, viol_tol, fixed_L, bar, label, per_point, keep, k_init, max_rounds):
+    """One level by the forest method (:mod:`._forest`), returned like :func:`_solve_level`: the
+    forest's edges as keys ``a n + b`` with their flows as the multiplier sizes, and ``last`` with
+    the flows as the pair multipliers and the last scan's exact all-pairs maximum excess. Without
+    a coarser level's L, L starts at the labels' slope on the ``k_init``-nearest-neighbour graph."""
+    from ._forest import solve_forest
+
+    n = len(Y)
+    if L0 is None or not L0 > 0:  # the points are in random order: the first few are a sample
+        sample = min(n, FOREST_SLOPE_SAMPLE)
+        i, j = knn_pairs(X[:sample], k_init, p_x)
+        L0 = lipschitz_on_pairs(X[:sample], Y[:sample], i, j, p_x=p_x, p_y=2.0)
+        L0 = L0 if L0 > 0 else 1.0
+    t0 = time.perf_counter()
+    sol = solve_forest(X, Y[:, 0], w, lam, p_x=p_x, L0=L0, viol_tol=viol_tol, per_point=per_point, keep=keep,
+                       init=carried, fixed_L=fixed_L, bar=bar, label=label, scans_per_L=1, max_scans=max_rounds)
+    fi = sol.info
+    info = dict(
+        n=int(n), rounds=fi["scans"], pairs_per_round=fi["pairs_per_round"],
+        violation_per_round=fi["violation_per_round"], oracle_time=fi["oracle_time"],
+        subproblem_time=fi["process_time"], subproblem_times=[], subproblem="forest", oriented=True, backend="numba",
+        dropped=False, constant=False, engine="forest", steps=fi["steps"], outer=fi["outer"],
+        L_per_outer=fi["L_per_outer"], forest_time=time.perf_counter() - t0,
+    )
+    keys = sol.a * n + sol.b
+    last = (sol.a, sol.b, sol.z[:, None], sol.max_excess)
+    return sol.values[:, None], sol.L, sol.status, keys, sol.z, last, info
+
+
 def solve_cutting_plane(
-    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point="auto", viol_tol=None,
-    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min=2048,
+    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init="auto", per_point="auto", viol_tol=None,
+    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min="auto",
     seed=0, fine_k="auto", loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
-    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1,
+    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1, engine="auto",
 ):
     r"""Solve [FCAO] eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -480,6 +558,24 @@ def solve_cutting_plane(
     autos = {"keep_slack": keep_slack, "per_point": per_point, "fine_k": fine_k}
     viol_tol = max(10.0 * tol, 1e-9) if viol_tol is None else float(viol_tol)
     exact_graph = X.shape[1] == 1
+    forest = _use_forest(engine, loss, k, w, solver=solver, subproblem=subproblem, oracle=oracle, backend=backend,
+                         exact_graph=exact_graph)
+    if not (isinstance(k_init, str) and k_init == "auto"):
+        check_int(k_init, "k_init", minimum=1)
+    if not (isinstance(coarse_min, str) and coarse_min == "auto"):
+        check_int(coarse_min, "coarse_min", minimum=1)
+    else:
+        coarse_min = FOREST_COARSE_MIN if forest else COARSE_MIN
+    # The points' intrinsic dimension, estimated once from a seeded sample (interior-point rounds
+    # only: the fill regime and k_init = "auto" depend on it).
+    high = False
+    any_auto = transfer == "auto" or any(isinstance(v, str) for v in autos.values()) or isinstance(k_init, str)
+    dimension_first = None
+    if any_auto and not forest and not exact_graph and n >= 4 * DIMENSION_SAMPLE_MIN:
+        sample = np.random.default_rng(seed).permutation(n)[:DIMENSION_SAMPLE]
+        dimension_first = intrinsic_dimension(X[sample[: len(sample) // 4]], X[sample], p_x)
+        high = dimension_first >= HIGH_DIM
+    k_init = (HIGH_DIM_K_INIT if high else K_INIT) if isinstance(k_init, str) else int(k_init)
     sizes = [n]
     while coarsen and coarsen > 1 and not exact_graph and sizes[-1] >= coarsen * coarse_min:
         sizes.append(sizes[-1] // coarsen)
@@ -495,8 +591,8 @@ def solve_cutting_plane(
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)
     carried = (np.zeros(0, dtype=np.int64),) * 2
     u0 = None
-    fill = False  # the next level is in the fill regime (see ``transfer`` and ``keep_slack``)
-    any_auto = transfer == "auto" or any(isinstance(v, str) for v in autos.values())
+    L_prev = None
+    fill = high  # the next level is in the fill regime (see ``transfer`` and ``keep_slack``)
     try:
         for li, m in enumerate(sizes):
             t0 = time.perf_counter()
@@ -505,18 +601,30 @@ def solve_cutting_plane(
             total = w[idx].sum()
             wl = w[idx] / total if total > 0 else np.full(m, 1.0 / m)
             # The options left at "auto" take this level's values (FILL_SETTINGS in the fill regime).
-            level = {key: (FILL_SETTINGS if fill else LEVEL_DEFAULTS)[key] if isinstance(v, str) else v
+            level = {key: (FILL_SETTINGS if fill and not forest else LEVEL_DEFAULTS)[key] if isinstance(v, str) else v
                      for key, v in autos.items()}
-            if exact_graph:
-                init = (reference_pairs(Xl), carried)
-            elif li == 0 or level["fine_k"]:
-                init = (knn_pairs(Xl, k_init if li == 0 else int(level["fine_k"]), p_x), carried)
-            else:
-                init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
-            values, L, status, keys, mult, last, linfo = _solve_level(
-                Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0,
-                keep_slack=float(level["keep_slack"]), per_point=int(level["per_point"]), **opts
-            )
+            if forest:
+                values, L, status, keys, mult, last, linfo = _forest_level(
+                    Xl, Yl, wl, lam, carried, L_prev, p_x=p_x, viol_tol=viol_tol, fixed_L=fixed_L, bar=bar,
+                    label=f"{li + 1}/{len(sizes)}", per_point=int(level["per_point"]),
+                    keep=float(level["keep_slack"]), k_init=k_init, max_rounds=max_rounds,
+                )
+            if not forest or status == "failed":
+                if forest:  # the forest method failed (round-off): interior-point rounds from its rows
+                    init = (knn_pairs(Xl, k_init, p_x), (keys // m, keys % m))
+                elif exact_graph:
+                    init = (reference_pairs(Xl), carried)
+                elif li == 0 or level["fine_k"]:
+                    init = (knn_pairs(Xl, k_init if li == 0 else int(level["fine_k"]), p_x), carried)
+                else:
+                    init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
+                values, L, status, keys, mult, last, linfo = _solve_level(
+                    Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0,
+                    keep_slack=float(level["keep_slack"]), per_point=int(level["per_point"]), **opts
+                )
+                if forest:
+                    linfo["fallback"] = "ipm"
+            L_prev = L
             linfo["time"] = time.perf_counter() - t0
             linfo.update(level, fill=bool(fill))
             levels.append(linfo)
@@ -529,11 +637,11 @@ def solve_cutting_plane(
             else:
                 active = keys[mult > (drop or 0.0) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)]
             carried = (active // m, active % m)
-            if li + 1 < len(sizes):
+            if li + 1 < len(sizes) and not forest:  # the forest starts from the coarse forest alone
                 nxt = X[order[: sizes[li + 1]]]
                 near = cKDTree(Xl).query(nxt[m:], k=1, p=p_x)[1]
-                fill = False
-                if any_auto and len(nxt) >= TRANSFER_FILL_N:
+                fill = high
+                if any_auto and not high and len(nxt) >= TRANSFER_FILL_N:
                     m_hat = intrinsic_dimension(Xl, nxt, p_x)
                     levels[-1]["dimension_estimate"] = m_hat
                     fill = m_hat >= TRANSFER_MAX_DIM
@@ -548,7 +656,8 @@ def solve_cutting_plane(
     finally:
         bar.close()
     info = dict(levels[-1])
-    info.update(k_init=int(k_init), viol_tol=viol_tol, seed=seed, levels=levels)
+    info.update(k_init=int(k_init), viol_tol=viol_tol, seed=seed, levels=levels, engine="forest" if forest else "ipm",
+                dimension_first=dimension_first, coarse_min=int(coarse_min))
     # Unordered pairs of the final program (an oriented cut and its reverse count once).
     m = sizes[len(levels) - 1]
     n_pairs = len(np.unique(np.minimum(keys // m, keys % m) * m + np.maximum(keys // m, keys % m)))
