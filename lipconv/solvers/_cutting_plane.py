@@ -41,16 +41,13 @@ from .._pairwise import pair_distances
 from .._validation import check_int, check_positive
 from ..norms import pnorm
 from ._certificate import lipschitz_on_pairs
-from ._oracle import build_tree, scan_pairs
+from ._oracle import TREE_MIN_N, build_tree, scan_pairs
 from ._pairs import reference_pairs
 from ._result import RawSolution
 from ._subproblem import SUBPROBLEMS, direct_supported
 
 __all__ = ["solve_cutting_plane", "knn_pairs", "sample_knn_pairs", "TREE_MIN_N"]
 
-# From this many points on, the oracle of scalar outputs is the KD-tree's weighted nearest-neighbour
-# search (see ``oracle`` below).
-TREE_MIN_N = 4096
 
 
 def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -371,8 +368,9 @@ def _forest_level(X, Y, w, lam, carried, L0, *, p_x, viol_tol, fixed_L, bar, lab
         n=int(n), rounds=fi["scans"], pairs_per_round=fi["pairs_per_round"],
         violation_per_round=fi["violation_per_round"], oracle_time=fi["oracle_time"],
         subproblem_time=fi["process_time"], subproblem_times=[], subproblem="forest", oriented=True, backend="numba",
-        dropped=False, constant=False, engine="forest", steps=fi["steps"], outer=fi["outer"],
-        L_per_outer=fi["L_per_outer"], forest_time=time.perf_counter() - t0,
+        dropped=False, constant=False, engine="forest", outer=fi["outer"], L_per_outer=fi["L_per_outer"],
+        steps=fi["full_steps"] + fi["partial_steps"] + fi["cycle_steps"], forest_time=time.perf_counter() - t0,
+        **{key: fi[key] for key in ("full_steps", "partial_steps", "cycle_steps", "walked", "drops", "sweeps")},
     )
     keys = sol.a * n + sol.b
     last = (sol.a, sol.b, sol.z[:, None], sol.max_excess)

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._tree import NORM_CODE
-from ._oracle import build_tree, scan_pairs
+from ._oracle import TREE_MIN_N, build_tree, scan_pairs
 
 __all__ = ["solve_forest", "ForestSolution", "forest_supported", "CONTRACTION"]
 
@@ -234,8 +234,9 @@ def _solve_sorted(X, y, w, lam, *, p_x, L0, viol_tol, per_point, keep, init, fix
     w = np.ascontiguousarray(w, dtype=float)
     n = len(y)
     code = NORM_CODE[float(p_x)]
+    blocks = n < TREE_MIN_N  # the serial block search below (as in the interior-point rounds)
     st = _State(n, y, cap=max(16, 2 * n))
-    info = dict(engine="forest", scans=0, steps=0, outer=0, oracle_time=0.0, process_time=0.0, L_per_outer=[],
+    info = dict(engine="forest", scans=0, outer=0, oracle_time=0.0, process_time=0.0, L_per_outer=[],
                 violation_per_round=[], pairs_per_round=[], drops=0, failures=0, sweeps=0)
     eps_flow = 1e-13 * float(w.sum())
     counts = np.zeros(5, dtype=np.int64)
@@ -268,7 +269,8 @@ def _solve_sorted(X, y, w, lam, *, p_x, L0, viol_tol, per_point, keep, init, fix
         converged = False
         for _ in range(max_scans if fixed or scans_per_L is None else scans_per_L):
             t0 = time.perf_counter()
-            scan = scan_pairs(X, st.u[:, None], L, p_x=p_x, per_point=per_point, threshold=viol_tol, tree=tree)
+            scan = scan_pairs(X, st.u[:, None], L, p_x=p_x, per_point=per_point, threshold=viol_tol, tree=tree,
+                              blocks=blocks)
             info["oracle_time"] += time.perf_counter() - t0
             info["scans"] += 1
             worst = scan.max_excess
@@ -325,7 +327,9 @@ def _solve_sorted(X, y, w, lam, *, p_x, L0, viol_tol, per_point, keep, init, fix
         else:
             L_new = float(np.clip(L_new, 0.5 * L, 2.0 * L)) if np.isfinite(L_new) else L_new
         if not (np.isfinite(L_new) and lo < L_new < hi):
-            L_new = 0.5 * (lo + hi) if np.isfinite(hi) and lo > 0 else (2.0 * L if g > 0 else 0.5 * L)
+            # Bisection in log scale inside a bracket, else a factor 4 toward it (from the labels'
+            # slope, an upper estimate, halving took 7 scans of the 13 at n = 500).
+            L_new = np.sqrt(lo * hi) if np.isfinite(hi) and lo > 0 else (4.0 * L if g > 0 else 0.25 * L)
         L = float(L_new)
         st.stamp, st.labels = fk.set_all(roots, w, y, L, st.u, st.tid, st.head, st.nxt, st.ea, st.eb, st.ed, st.alive,
                                          st.order, st.pos, st.parent, st.pedge, st.psi, st.mark, st.stamp, st.stack,
