@@ -467,8 +467,8 @@ def test_auto_k_init_and_fill_follow_the_sampled_intrinsic_dimension():
     J, *_, status, _, info = _direct(X8, y8, 0.01, engine="ipm")
     assert status == "optimal" and info["dimension_first"] >= HIGH_DIM
     assert info["k_init"] == 2 and all(lv["fill"] for lv in info["levels"])
-    J6, *_, status6, _, info6 = _direct(X8, y8, 0.01, engine="ipm", k_init=6, keep_slack=1.0, per_point=3)
-    assert status6 == "optimal" and info6["k_init"] == 6
+    J6, *_, status6, _, info6 = _direct(X8, y8, 0.01, engine="ipm", k_init=6, high_dim=float("inf"))
+    assert status6 == "optimal" and info6["k_init"] == 6 and not any(lv["fill"] for lv in info6["levels"])
     np.testing.assert_allclose(J, J6, rtol=1e-7)
     X2, y2 = _noisy_ramp(2, 35)
     *_, info2 = _direct(X2, y2, 0.01, engine="ipm")
@@ -487,7 +487,8 @@ def test_auto_coarse_min_gives_the_forest_smaller_levels():
     assert info_ipm["coarse_min"] == 2048 and [lv["n"] for lv in info_ipm["levels"]] == [1600]
 
 
-@pytest.mark.parametrize("name,bad", [("k_init", 0), ("k_init", "six"), ("coarse_min", 0), ("coarse_min", 1.5)])
+@pytest.mark.parametrize("name,bad", [("k_init", 0), ("k_init", "six"), ("coarse_min", 0), ("coarse_min", 1.5),
+                                      ("high_dim", -1.0), ("high_dim", "x"), ("high_dim", float("nan"))])
 def test_auto_integer_options_reject_a_bad_value(name, bad):
     X, y = _instance(37, n=60)
     with pytest.raises((ValueError, TypeError), match=name):

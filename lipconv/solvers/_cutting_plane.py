@@ -29,6 +29,53 @@ cause of the rounds: without it the level still took 16 rounds (20.6 s). Adding 
 near-tight partners as cuts left the rounds at 16-19. In round 11, 142,836 of 150,878 rows were
 within a relative slack of 1.1e-3 of tight, the band of near-active pairs; narrowing it cost more in
 rounds than it saved (``keep_slack``).
+
+**The forest method** (``engine="forest"``, :mod:`._forest`, the default where it applies: squared
+loss, scalar outputs, positive weights). The same levels and oracle, but each level is solved by an
+exact dual active-set method on the forest of tight rows instead of interior-point rounds: no
+factorization, each step touches two trees. Measured (CPU seconds, ``time.process_time``, one
+process after a warm-up solve; lam = 0.01; load 5-13 on this 2-core machine, shared), against the
+interior-point rounds (``engine="ipm"``), both certified, objectives equal to <= 2e-10 relative:
+FlatCube(2, 3) ramp(0.5) + 0.1 noise n = 300 / 500 / 1,000 / 2,000 / 8,000 / 20,000 / 50,000:
+0.019 / 0.040 / 0.078 / 0.22 / 1.5 / 9.4 / 54 s against 0.032 / 0.058 / 0.15 / 0.49 / 7.5 / 22 s
+(50,000: not run); Sphere n = 10,000 0.87 / 2.2 s; FlatCube(3, 3) n = 8,192 0.68 / 1.8 s;
+FlatCube(5, 5) n = 8,192 0.67 / 2.1 s; make_friedman1 (d = 10, noise 1) n = 4,000 0.40 / 12.5 s.
+Why the active set has to come from a fine-level solve (FlatCube(2, 3), n = 20,000, 19,464 active
+pairs at the optimum u*): at u* itself each point's 1 / 2 / 3 / 5 worst partners (the oracle's
+lists) hold 48 / 75 / 89 / 98 % of them, but at the coarse level's solution carried to the fine
+points (value of the nearest coarse point, or the midpoint of its McShane and Whitney extensions:
+mean errors 7.1e-3 and 4.7e-3 against u*, normalized labels) the 3 / 5 / 8 worst hold only 11-21 /
+15-27 / 18-33 %: the optimum's structure is set by the noise at the scale of a few point spacings,
+which a coarser sample does not see. Tried and not kept: (a) merging all violated rows and splitting
+all negative-flow edges at once (no ratio test): after 40 scans (7.2 s) the forest held 24 % of the
+active pairs, the values were 1.1e-2 off; (b) starting the fine level from singletons instead of the
+coarse forest: 14.8 s against 13.5 s (n = 20,000, fixed L); (c) solving each L to the end before its
+Newton step: 4.1 s against 2.9 s (n = 8,000) and 2.3 s against 0.6 s (friedman, 4,000), so L is
+updated after every scan; (d) each scan's rows alone, without re-enforcing those of earlier scans
+(``keep`` 0): 102 scans and 16 s against 36 scans and 13.5 s (n = 20,000). What limits it: the trees
+of the optimum are large in 2-D (n = 20,000: 1,181 trees, the largest of 3,182 points and 142-593
+edges deep, a point's tree 1,084 points on average), each step walks the two trees it joins, and
+rows are added about 8 times for each edge that stays (155,402 full steps for 18,819 edges: 80M
+nodes walked); numbering the points in the oracle tree's order cut 8.98 s to 7.38 s (cache). So the
+time grows like n^1.9 in 2-D (20,000 -> 50,000: 9.4 -> 54 s), and FlatCube(2, 3) at 10^5 and 10^6
+points stays out of reach; a dynamic-tree structure (link-cut or Euler-tour trees with subtree
+minima) would make each step polylogarithmic, and the ratio test then needs the minimum flow per
+unit weight over the edges hanging below the row's side of each tree.
+
+**The interior-point rounds' cheap items (issue 26).** The intrinsic dimension is estimated once from
+a seeded sample of 2,048 points (:func:`intrinsic_dimension`); from an estimate of 4 on, k_init =
+"auto" is 2 and every level is in the fill regime (``keep_slack``), at any size: make_friedman1,
+d = 10, n = 4,000: 12.45 -> 0.58 CPU s with k_init 2 (0.59 with the fill values too: the kNN(6)
+program filled in, 31.7k rows, 4.4 s an interior-point iteration); FlatCube(5, 5), n = 8,192:
+2.07 -> 1.87 s with k_init 2, 1.50 s with the fill values on every level; FlatCube(3, 3), n = 8,192
+(estimate about 3: unchanged): k_init 6 / 2 1.85 / 1.81 s. The scale estimate of the subproblems'
+objective (``lipschitz_regression``) uses a kNN graph of at most 2,048 points (:func:`sample_knn_pairs`;
+on all points it cost 9.4 CPU s at d = 64, n = 16,000 and 4.7 s at d = 10, n = 50,000). A Clarabel
+set-up cannot be kept when rows are added: its data updates (``DefaultSolver.update``,
+``is_data_update_allowed``; clarabel 0.11.1, src/solver/implementations/default/data_updating.rs)
+require the same dimensions and sparsity pattern; measured on one 141,347-row round (FlatCube(2, 3),
+n = 20,000): building the arrays 0.016 s, Clarabel's set-up 0.21 s (mostly the KKT ordering), its
+iterations 0.72 s.
 """
 from __future__ import annotations
 
@@ -381,7 +428,7 @@ def solve_cutting_plane(
     X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init="auto", per_point="auto", viol_tol=None,
     max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min="auto",
     seed=0, fine_k="auto", loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
-    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1, engine="auto",
+    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1, engine="auto", high_dim=HIGH_DIM,
 ):
     r"""Solve [FCAO] eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -434,8 +481,13 @@ def solve_cutting_plane(
         Solver tolerance (gap and feasibility).
     verbose : bool
         A tqdm bar showing level, rounds, pairs, L and the worst violation.
-    k_init : int
-        Neighbours of the initial graph.
+    k_init : int or "auto"
+        Neighbours of the initial graph. "auto" (default): 6, and 2 when the estimated intrinsic
+        dimension of the points is at least ``high_dim`` (module docstring).
+    high_dim : float
+        Interior-point rounds: from this estimated intrinsic dimension on (default ``HIGH_DIM`` = 4),
+        k_init = "auto" is 2 and every level is in the fill regime (``keep_slack``); inf: never (the
+        rule before issue 26).
     per_point : int or "auto"
         Violated pairs added per point and round. "auto" (default): 3, and 2 on a level in the fill
         regime (``keep_slack``).
@@ -473,9 +525,11 @@ def solve_cutting_plane(
         wide band pays: FlatCube(2, 3) n = 25,000 took 38.8 s (mean of 2) with 1.0, 38.3 s with 0.5
         and 42.6 s with 0.25; per_point 1 there took 42.1 s against 30.8 s (an earlier session's
         baseline), so the rule keeps the defaults below three dimensions.
-    coarsen, coarse_min : int
+    coarsen, coarse_min : int, and int or "auto"
         Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
-        ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
+        ``coarsen * coarse_min`` points (``coarsen = 0`` disables it). coarse_min "auto" (default):
+        2,048 for the interior-point rounds, 256 for the forest method, whose coarsest level finds
+        L (make_friedman1, d = 10, n = 4,000: 0.40 s with 256 against 0.60 s with one level).
     oracle : {"auto", "tree", "blocks"}
         The pair search of scalar outputs ("auto": the tree from ``TREE_MIN_N`` points on): the
         weighted nearest-neighbour descent of a KD-tree
@@ -523,6 +577,16 @@ def solve_cutting_plane(
         The subproblem solver; "auto" takes the direct path where it applies.
     fixed_L : float, optional
         Solve the program at this Lipschitz constant instead (no lambda term; ``lam`` ignored).
+    engine : {"auto", "ipm", "forest"}
+        How each level is solved. "ipm": the interior-point rounds above. "forest": the exact dual
+        active-set method on forests of tight rows (:mod:`._forest`), for the squared loss with
+        scalar outputs and positive weights (ValueError otherwise); its multipliers are the forest's
+        flows, its duality gap at round-off, and a level it cannot finish (status "failed") is
+        re-solved by interior-point rounds from its rows (``info["levels"][i]["fallback"]``).
+        "auto" (default): "forest" where it applies and the solver is Clarabel with the default
+        subproblem, oracle and backend, in d >= 2 (measured faster at every n from 300 on, module
+        docstring); else "ipm". ``info["engine"]`` records it; with the forest a level's
+        ``rounds`` are its oracle scans, ``steps`` its active-set steps.
     seed : int
         Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
@@ -560,6 +624,8 @@ def solve_cutting_plane(
                          exact_graph=exact_graph)
     if not (isinstance(k_init, str) and k_init == "auto"):
         check_int(k_init, "k_init", minimum=1)
+    off = isinstance(high_dim, float) and high_dim == np.inf  # inf: the rule is off
+    high_dim = np.inf if off else check_positive(high_dim, "high_dim")
     if not (isinstance(coarse_min, str) and coarse_min == "auto"):
         check_int(coarse_min, "coarse_min", minimum=1)
     else:
@@ -572,7 +638,7 @@ def solve_cutting_plane(
     if any_auto and not forest and not exact_graph and n >= 4 * DIMENSION_SAMPLE_MIN:
         sample = np.random.default_rng(seed).permutation(n)[:DIMENSION_SAMPLE]
         dimension_first = intrinsic_dimension(X[sample[: len(sample) // 4]], X[sample], p_x)
-        high = dimension_first >= HIGH_DIM
+        high = dimension_first >= high_dim
     k_init = (HIGH_DIM_K_INIT if high else K_INIT) if isinstance(k_init, str) else int(k_init)
     sizes = [n]
     while coarsen and coarsen > 1 and not exact_graph and sizes[-1] >= coarsen * coarse_min:

@@ -138,45 +138,29 @@ def add_row(i, j, X, code, w, y, L, u, tid, head, nxt, ea, eb, ed, alive, m, ord
         k1 = walk(i, 0, head, nxt, ea, eb, ed, alive, order, pos, parent, pedge, psi, mark, stamp, stack)
         k2 = walk(j, k1, head, nxt, ea, eb, ed, alive, order, pos, parent, pedge, psi, mark, stamp, stack)
         counts[4] += k1 + k2
-        # Ratio test: as the row's flow grows by s, i's tree moves down by s / (2 W1) and j's up by
-        # s / (2 W2); the flow of an edge whose upper end is on the row's side of the tree
-        # (i's side in i's tree, j's far side in j's tree) falls by s W_sub / W. The subtree sums
-        # are complete when reverse preorder reaches a node, so the test runs in the same pass
-        # (with the trees' weights W1, W2 known only at the end, the ratio is kept per unit W).
-        best1 = np.inf
-        bv1 = -1
-        best2 = np.inf
-        bv2 = -1
-        for side in range(2):
-            s0 = 0 if side == 0 else k1
-            kk = k1 if side == 0 else k2
-            for q in range(s0, s0 + kk):
-                v = order[q]
-                sr[v] = 2.0 * w[v] * (y[v] - u[v])
-                sw[v] = w[v]
-                cnt[v] = 1
-            for q in range(s0 + kk - 1, s0, -1):
-                v = order[q]
-                p = parent[v]
-                upper_child = ea[pedge[v]] == v
-                if side == 0 and not upper_child:
-                    tb = max(-sr[v], 0.0) / sw[v]
-                    if tb < best1:
-                        best1 = tb
-                        bv1 = v
-                elif side == 1 and upper_child:
-                    tb = max(sr[v], 0.0) / sw[v]
-                    if tb < best2:
-                        best2 = tb
-                        bv2 = v
-                sr[p] += sr[v]
-                sw[p] += sw[v]
-                cnt[p] += cnt[v]
+        subtree_sums(0, k1, order, parent, w, y, u, sr, sw, cnt)
+        subtree_sums(k1, k2, order, parent, w, y, u, sr, sw, cnt)
         W1 = sw[i]
         W2 = sw[j]
-        best1 *= W1
-        best2 *= W2
-        best, bv = (best1, bv1) if best1 <= best2 else (best2, bv2)
+        # Ratio test: as the row's flow grows by s, i's tree moves down by s / (2 W1) and j's up by
+        # s / (2 W2); the flow of an edge whose upper end is on the row's side of the tree
+        # (i's side in i's tree, j's far side in j's tree) falls by s W_sub / W.
+        best = np.inf
+        bv = -1
+        for q in range(1, k1 + k2):
+            v = order[q]
+            if q == k1:
+                continue  # j, the root of its tree
+            upper_child = ea[pedge[v]] == v
+            if q < k1 and not upper_child:
+                tb = max(-sr[v], 0.0) * W1 / sw[v]
+            elif q > k1 and upper_child:
+                tb = max(sr[v], 0.0) * W2 / sw[v]
+            else:
+                continue
+            if tb < best:
+                best = tb
+                bv = v
         full = viol / (0.5 / W1 + 0.5 / W2)
         if full <= best:
             if m >= ea.shape[0]:
