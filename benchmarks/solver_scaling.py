@@ -173,10 +173,12 @@ def run(case, n, method, options, seed, cap, progress=False, planted=None):
     run with ``progress`` returns the last status its progress bar printed (how far it got)."""
     cmd = [sys.executable, __file__, "--child", json.dumps([case, n, method, options, seed, progress, planted])]
     t0 = time.perf_counter()
+    cpu0 = _children_cpu()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cap)
     except subprocess.TimeoutExpired as exc:
-        out = {"timeout": True, "time": time.perf_counter() - t0}
+        # subprocess.run has killed and reaped the child, so its CPU seconds are in RUSAGE_CHILDREN.
+        out = {"timeout": True, "time": time.perf_counter() - t0, "cpu": _children_cpu() - cpu0}
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         bars = [s.strip() for s in re.split(r"[\r\n]", err) if "level=" in s]
         if bars:
@@ -188,13 +190,19 @@ def run(case, n, method, options, seed, cap, progress=False, planted=None):
     return json.loads(line[0][7:])
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 HEADER = (f"{'case':<8s} {'n':>9s}  {'method':<14s} {'time[s]':>9s} {'cpu[s]':>9s} {'peak GB':>7s} {'pairs':>9s}  "
           f"{'objective':<14s} {'max_viol':>8s} {'rel_gap':>8s}  {'ratio':>8s}")
 
 
 def row(case, n, label, r, ratio=""):
     if r.get("timeout"):
-        print(f"{case:<8s} {n:>9,d}  {label:<14s} {'>' + format(r['time'], '.0f'):>9s}  (stopped at the cap)", flush=True)
+        cpu = f"{'>' + format(r['cpu'], '.0f'):>9s}" if "cpu" in r else ""
+        print(f"{case:<8s} {n:>9,d}  {label:<14s} {'>' + format(r['time'], '.0f'):>9s} {cpu}  (stopped at the cap)", flush=True)
         if "last_status" in r:
             print(f"{'':<8s} {'':>9s}  its last progress line: {r['last_status']}", flush=True)
         return
@@ -247,11 +255,13 @@ def compare(case, n, seed, cap, reference=None, repeat=1):
 
 
 def ratio_of(before, now):
-    """``before / now`` as printed in the ratio column, of CPU seconds; of wall seconds and a lower
-    bound where ``before`` was stopped at its cap."""
+    """``before / now`` as printed in the ratio column, of CPU seconds; a lower bound where ``before``
+    was stopped at its cap (of its CPU seconds until then, read back from the stopped child)."""
     if "time" not in now or now.get("timeout") or "time" not in before:
         return ""
-    if before.get("timeout"):
+    if before.get("timeout"):  # of CPU seconds when the stopped child's were read back
+        if "cpu" in before and "cpu" in now:
+            return f">= {before['cpu'] / now['cpu']:.2f}x"
         return f">= {before['time'] / now['time']:.1f}x"
     return f"{before['cpu'] / now['cpu']:.2f}x"
 
