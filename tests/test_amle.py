@@ -234,7 +234,7 @@ def test_newton_step_is_the_fixed_point_of_the_pairs():
     u = np.zeros(400)
     u[known] = rng.random(12)
     pair_a, pair_b = np.empty(388, dtype=np.int64), np.empty(388, dtype=np.int64)
-    kernels.gauss_seidel(u, indptr, indices, lengths, free, 30, kernels.MODES["dinkelbach"], pair_a, pair_b, 0.0)
+    kernels.gauss_seidel(u, indptr, indices, lengths, free, 30, kernels.MODES["dinkelbach"], pair_a, pair_b, 0.0, 1.0)
     slot = np.full(400, -1)
     slot[free] = np.arange(388)
     trial = _amle._newton_step(u, indices, lengths, free, slot, pair_a, pair_b, False)
@@ -262,9 +262,9 @@ def test_distance_weighted_options_give_one_solution():
 
 def test_newton_steps_cut_the_sweeps_on_the_bcr_square():
     X, known, g, h = _bcr_square(3000, 0)
-    kw = dict(graph="epsilon", radius=h, weights="unit", tol=1e-8, coarse_min=10_000)
+    kw = dict(graph="epsilon", radius=h, weights="unit", tol=1e-8, coarse_min=10_000, relax=1.0)
     plain = absolutely_minimizing_extension(X, known, g, newton=False, **kw)
-    newton = absolutely_minimizing_extension(X, known, g, **kw)
+    newton = absolutely_minimizing_extension(X, known, g, newton=True, **kw)
     assert plain.converged and newton.converged and newton.newton_steps > 0
     assert newton.iterations < plain.iterations / 3
     # Each stops at a residual <= tol ptp(g) (Newton's at 6e-17, the sweeps' at 8e-9 relative), so
@@ -292,8 +292,35 @@ def test_newton_steps_that_never_help_are_rejected(monkeypatch):
 
     monkeypatch.setattr(_amle, "_newton_step", harmful)
     res = absolutely_minimizing_extension(X, known, g, graph="epsilon", radius=h, weights="unit", tol=1e-7,
-                                          coarse_min=10_000, max_iter=2_000)
+                                          coarse_min=10_000, max_iter=2_000, newton=True)
     assert res.converged and res.residual <= 1e-7
+
+
+def test_over_relaxed_unit_sweeps_reach_the_same_extension_in_fewer_sweeps():
+    """``relax`` (default 1.3 for unit weights): u_i += relax (midrange - u_i) has the same fixed points
+    as the plain sweep, so both end at the same extension; measured 44 against 90 sweeps here (tol 1e-8,
+    BCR square n = 3,000). Values agree within the stability allowance of the two residual certificates
+    (tol ptp(g) times the squared hops, module docstring: here 2e-8 (H + 1)^2 with H <= 10)."""
+    X, known, g, h = _bcr_square(3000, 0)
+    kw = dict(graph="epsilon", radius=h, weights="unit", tol=1e-8, newton=False)
+    plain = absolutely_minimizing_extension(X, known, g, relax=1.0, **kw)
+    relaxed = absolutely_minimizing_extension(X, known, g, **kw)
+    assert plain.converged and relaxed.converged
+    assert relaxed.iterations < 0.7 * plain.iterations
+    np.testing.assert_allclose(relaxed.values, plain.values, rtol=0, atol=2e-8 * 11**2)
+
+
+@pytest.mark.parametrize("relax", [0.0, -1.0, 2.0, 2.5, float("nan"), "fast"])
+def test_relax_outside_zero_two_is_rejected(relax):
+    X, known, g, h = _bcr_square(200, 0)
+    with pytest.raises(ValueError, match="relax must"):
+        absolutely_minimizing_extension(X, known, g, graph="epsilon", radius=h, weights="unit", relax=relax)
+
+
+def test_newton_must_be_a_bool_or_none():
+    X, known, g, h = _bcr_square(200, 0)
+    with pytest.raises(ValueError, match="newton must be True, False or None, got 'yes'"):
+        absolutely_minimizing_extension(X, known, g, graph="epsilon", radius=h, weights="unit", newton="yes")
 
 
 def test_agrees_with_graphlearning_unit_weights():

@@ -255,7 +255,7 @@ def test_coarse_to_fine_start_matches_reference(loss, p_x):
 
 def test_oriented_cuts_and_loose_rounds_end_at_the_target_tolerance():
     X, y = _instance(14, n=300, d=3)
-    obj, U, L, status, n_pairs, info = _direct(X, y, 0.02, coarsen=0)
+    obj, U, L, status, n_pairs, info = _direct(X, y, 0.02, coarsen=0, engine="ipm")
     assert status == "optimal" and info["oriented"]
     assert info["tolerance_per_round"][0] > 1e-8 and info["tolerance_per_round"][-1] == 1e-8
     # n_pairs counts unordered pairs; the rows (oriented cuts) can only be as many or more.
@@ -330,7 +330,7 @@ def test_auto_transfer_inherits_pairs_below_three_dimensions(m, inherits, monkey
     X, y = _noisy_ramp(m, 20 + m)
     first = {}
     for transfer in (True, False, "auto"):
-        *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer)
+        *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=transfer, engine="ipm")
         assert status == "optimal" and [lv["n"] for lv in info["levels"]] == [400, 1600]
         first[transfer] = info["levels"][1]["pairs_per_round"][0]
         if transfer == "auto":
@@ -366,7 +366,7 @@ def test_auto_level_options_take_the_fill_values_in_three_dimensions(option, m, 
     X, y = _noisy_ramp(m, 30 + m)
     runs = {}
     for value in (_cutting_plane.LEVEL_DEFAULTS[option], "auto"):
-        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, **{option: value})
+        J, *_, status, _, info = _direct(X, y, 0.01, coarse_min=400, coarsen=4, transfer=False, engine="ipm", **{option: value})
         assert status == "optimal"
         runs[value] = (J, [lv["pairs_per_round"] for lv in info["levels"]], [lv[option] for lv in info["levels"]],
                        [lv["fill"] for lv in info["levels"]])
@@ -386,3 +386,126 @@ def test_level_options_reject_a_bad_value(name, bad):
     X, y = _instance(24, n=60)
     with pytest.raises(ValueError, match=rf"{name} must be .* >= \d or 'auto', got {re.escape(repr(bad))}"):
         _direct(X, y, 0.05, **{name: bad})
+
+
+# ---------------------------------------------------------------- issue 26: the forest method and the auto options
+
+
+@pytest.mark.parametrize("p_x", NORMS)
+@pytest.mark.parametrize("kind", ["lam", "fixed", "weights", "duplicates", "line"])
+def test_forest_engine_reaches_the_interior_point_optimum(kind, p_x):
+    """engine="forest" (the dual active-set method on forests of tight rows) against engine="ipm" on
+    the same problem: both certified, objectives to 1e-7 relative (the IPM's tolerance), values to 1e-4
+    (a strictly convex loss: the minimizer is unique); the forest's gap is at round-off (its flows are
+    the exact multipliers of its tight rows)."""
+    rng = np.random.default_rng({"lam": 1, "fixed": 2, "weights": 3, "duplicates": 4, "line": 5}[kind])
+    n, d = (150, 1) if kind == "line" else (260, 3)
+    X = rng.random((n, d))
+    if kind == "duplicates":
+        X[:60] = X[60:120]
+    y = np.sin(4.0 * X[:, 0]) + 0.3 * rng.standard_normal(n)
+    kw = dict(lipschitz=1.2) if kind == "fixed" else dict(lam=0.004)
+    if kind == "weights":
+        w = rng.random(n)
+        kw["weights"] = w / w.sum()
+    runs = {e: lipschitz_regression(X, y, p_x=p_x, method="cutting-plane", method_options={"engine": e}, **kw)
+            for e in ("forest", "ipm")}
+    forest, ipm = runs["forest"], runs["ipm"]
+    assert forest.certified and ipm.certified
+    assert forest.info["engine"] == "forest" and ipm.info["engine"] == "ipm"
+    np.testing.assert_allclose(forest.objective, ipm.objective, rtol=1e-7)
+    np.testing.assert_allclose(forest.values, ipm.values, rtol=0, atol=1e-4)
+    assert forest.relative_gap <= 1e-12
+
+
+def test_forest_is_the_default_engine_of_the_squared_loss_with_scalar_outputs():
+    X, y = _instance(31, n=200)
+    res = lipschitz_regression(X, y, lam=0.01)
+    assert res.info["engine"] == "forest" and res.info["steps"] > 0 and res.certified
+    for kw in (dict(loss="absolute"), dict(loss="huber")):
+        assert lipschitz_regression(X, y, lam=0.01, **kw).info["engine"] == "ipm"
+    assert lipschitz_regression(X, np.stack([y, -y], 1), lam=0.01).info["engine"] == "ipm"
+
+
+def test_engine_rejects_an_unknown_value_and_an_unsupported_problem():
+    X, y = _instance(32, n=60)
+    with pytest.raises(ValueError, match="engine must be one of .*, got 'simplex'"):
+        _direct(X, y, 0.05, engine="simplex")
+    with pytest.raises(ValueError, match="engine 'forest' needs the squared loss.*got loss 'absolute'"):
+        _direct(X, y, 0.05, loss="absolute", engine="forest")
+
+
+def test_a_failed_forest_level_falls_back_to_the_interior_point_rounds(monkeypatch):
+    """A forest level that ends "failed" (round-off stops a row's steps) is re-solved by the interior-point
+    rounds from its rows; the answer is the optimum all the same."""
+    from lipconv.solvers import _forest
+
+    real = _forest.solve_forest
+
+    def failing(*args, **kwargs):
+        sol = real(*args, **kwargs)
+        sol.status = "failed"
+        return sol
+
+    monkeypatch.setattr(_forest, "solve_forest", failing)
+    X, y = _instance(33, n=150)
+    J, _, _, status, _, info = _direct(X, y, 0.01)
+    ref = lipschitz_regression(X, y, lam=0.01, method="pairs")
+    assert status == "optimal" and info["levels"][-1]["fallback"] == "ipm" and info["subproblem"] == "clarabel-direct"
+    np.testing.assert_allclose(J, ref.objective, rtol=1e-6)
+
+
+def test_auto_k_init_and_fill_follow_the_sampled_intrinsic_dimension():
+    """k_init="auto" is 6 and no level is in the fill regime on a 2-manifold; on points filling 8
+    dimensions (estimate >= HIGH_DIM = 4) it is 2 and every level is in the fill regime, at any size
+    (interior-point rounds); the objective is that of k_init = 6 without the fill values."""
+    from lipconv.solvers._cutting_plane import HIGH_DIM
+
+    rng = np.random.default_rng(34)
+    X8 = rng.random((1200, 8))
+    y8 = np.sin(3.0 * X8[:, 0]) + 0.2 * rng.standard_normal(1200)
+    J, *_, status, _, info = _direct(X8, y8, 0.01, engine="ipm")
+    assert status == "optimal" and info["dimension_first"] >= HIGH_DIM
+    assert info["k_init"] == 2 and all(lv["fill"] for lv in info["levels"])
+    J6, *_, status6, _, info6 = _direct(X8, y8, 0.01, engine="ipm", k_init=6, high_dim=float("inf"))
+    assert status6 == "optimal" and info6["k_init"] == 6 and not any(lv["fill"] for lv in info6["levels"])
+    np.testing.assert_allclose(J, J6, rtol=1e-7)
+    X2, y2 = _noisy_ramp(2, 35)
+    *_, info2 = _direct(X2, y2, 0.01, engine="ipm")
+    assert info2["dimension_first"] < HIGH_DIM and info2["k_init"] == 6
+    assert not any(lv["fill"] for lv in info2["levels"])
+
+
+def test_auto_coarse_min_gives_the_forest_smaller_levels():
+    """coarse_min="auto": levels while one has at least 4 x 256 points for the forest method and 4 x 2,048
+    for the interior-point rounds (FlatCube(2, 3), n = 1,600: levels 400 and 1,600 against one level)."""
+    X, y = _noisy_ramp(2, 36)
+    *_, status, _, info = _direct(X, y, 0.01)
+    *_, status_ipm, _, info_ipm = _direct(X, y, 0.01, engine="ipm")
+    assert status == status_ipm == "optimal"
+    assert info["coarse_min"] == 256 and [lv["n"] for lv in info["levels"]] == [400, 1600]
+    assert info_ipm["coarse_min"] == 2048 and [lv["n"] for lv in info_ipm["levels"]] == [1600]
+
+
+@pytest.mark.parametrize("name,bad", [("k_init", 0), ("k_init", "six"), ("coarse_min", 0), ("coarse_min", 1.5),
+                                      ("high_dim", -1.0), ("high_dim", "x"), ("high_dim", float("nan"))])
+def test_auto_integer_options_reject_a_bad_value(name, bad):
+    X, y = _instance(37, n=60)
+    with pytest.raises((ValueError, TypeError), match=name):
+        _direct(X, y, 0.05, **{name: bad})
+
+
+def test_sample_knn_pairs_is_the_knn_graph_of_a_seeded_sample():
+    from lipconv.solvers._cutting_plane import sample_knn_pairs
+
+    rng = np.random.default_rng(38)
+    X = rng.random((500, 3))
+    small = sample_knn_pairs(X, 4, 2.0, size=600)
+    np.testing.assert_array_equal(np.stack(small), np.stack(knn_pairs(X, 4, 2.0)))
+    i, j = sample_knn_pairs(X, 4, 2.0, size=100, seed=3)
+    used = np.unique(np.concatenate([i, j]))
+    assert len(used) == 100
+    sub = np.sort(np.random.default_rng(3).choice(500, 100, replace=False))
+    np.testing.assert_array_equal(used, sub)
+    si, sj = knn_pairs(X[sub], 4, 2.0)
+    np.testing.assert_array_equal(np.stack([i, j]), np.stack([sub[si], sub[sj]]))

@@ -151,11 +151,12 @@ def _check_method_options(method: str, options) -> dict:
 def _objective_reference(X, Y, lam, constant_value, *, p_x, p_y, fixed_L=None) -> float:
     """An estimate of the optimum J* for scaling the subproblems (not a bound): the smaller of the
     constant's value and lam times the labels' Lipschitz constant L_y on a 6-nearest-neighbour graph
-    (the interpolation's value, with a lower estimate of its L). At a fixed L, the constant's value
-    times (1 - L / L_y)^2 (the loss of shrinking the labels' slopes to L), at least 1e-6 of it."""
-    from ._cutting_plane import knn_pairs
+    of at most 2,048 of the points (the interpolation's value, with a lower estimate of its L). At a
+    fixed L, the constant's value times (1 - L / L_y)^2 (the loss of shrinking the labels' slopes to
+    L), at least 1e-6 of it."""
+    from ._cutting_plane import sample_knn_pairs
 
-    i, j = reference_pairs(X) if X.shape[1] == 1 else knn_pairs(X, 6, p_x)
+    i, j = reference_pairs(X) if X.shape[1] == 1 else sample_knn_pairs(X, 6, p_x)
     L_y = lipschitz_on_pairs(X, Y, i, j, p_x=p_x, p_y=p_y)
     if fixed_L is None:
         ref = min(constant_value, lam * L_y)

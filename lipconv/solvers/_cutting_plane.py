@@ -29,6 +29,53 @@ cause of the rounds: without it the level still took 16 rounds (20.6 s). Adding 
 near-tight partners as cuts left the rounds at 16-19. In round 11, 142,836 of 150,878 rows were
 within a relative slack of 1.1e-3 of tight, the band of near-active pairs; narrowing it cost more in
 rounds than it saved (``keep_slack``).
+
+**The forest method** (``engine="forest"``, :mod:`._forest`, the default where it applies: squared
+loss, scalar outputs, positive weights). The same levels and oracle, but each level is solved by an
+exact dual active-set method on the forest of tight rows instead of interior-point rounds: no
+factorization, each step touches two trees. Measured (CPU seconds, ``time.process_time``, one
+process after a warm-up solve; lam = 0.01; load 5-13 on this 2-core machine, shared), against the
+interior-point rounds (``engine="ipm"``), both certified, objectives equal to <= 2e-10 relative:
+FlatCube(2, 3) ramp(0.5) + 0.1 noise n = 300 / 500 / 1,000 / 2,000 / 8,000 / 20,000 / 50,000:
+0.019 / 0.040 / 0.078 / 0.22 / 1.5 / 9.4 / 54 s against 0.032 / 0.058 / 0.15 / 0.49 / 7.5 / 22 s
+(50,000: not run); Sphere n = 10,000 0.87 / 2.2 s; FlatCube(3, 3) n = 8,192 0.68 / 1.8 s;
+FlatCube(5, 5) n = 8,192 0.67 / 2.1 s; make_friedman1 (d = 10, noise 1) n = 4,000 0.40 / 12.5 s.
+Why the active set has to come from a fine-level solve (FlatCube(2, 3), n = 20,000, 19,464 active
+pairs at the optimum u*): at u* itself each point's 1 / 2 / 3 / 5 worst partners (the oracle's
+lists) hold 48 / 75 / 89 / 98 % of them, but at the coarse level's solution carried to the fine
+points (value of the nearest coarse point, or the midpoint of its McShane and Whitney extensions:
+mean errors 7.1e-3 and 4.7e-3 against u*, normalized labels) the 3 / 5 / 8 worst hold only 11-21 /
+15-27 / 18-33 %: the optimum's structure is set by the noise at the scale of a few point spacings,
+which a coarser sample does not see. Tried and not kept: (a) merging all violated rows and splitting
+all negative-flow edges at once (no ratio test): after 40 scans (7.2 s) the forest held 24 % of the
+active pairs, the values were 1.1e-2 off; (b) starting the fine level from singletons instead of the
+coarse forest: 14.8 s against 13.5 s (n = 20,000, fixed L); (c) solving each L to the end before its
+Newton step: 4.1 s against 2.9 s (n = 8,000) and 2.3 s against 0.6 s (friedman, 4,000), so L is
+updated after every scan; (d) each scan's rows alone, without re-enforcing those of earlier scans
+(``keep`` 0): 102 scans and 16 s against 36 scans and 13.5 s (n = 20,000). What limits it: the trees
+of the optimum are large in 2-D (n = 20,000: 1,181 trees, the largest of 3,182 points and 142-593
+edges deep, a point's tree 1,084 points on average), each step walks the two trees it joins, and
+rows are added about 8 times for each edge that stays (155,402 full steps for 18,819 edges: 80M
+nodes walked); numbering the points in the oracle tree's order cut 8.98 s to 7.38 s (cache). So the
+time grows like n^1.9 in 2-D (20,000 -> 50,000: 9.4 -> 54 s), and FlatCube(2, 3) at 10^5 and 10^6
+points stays out of reach; a dynamic-tree structure (link-cut or Euler-tour trees with subtree
+minima) would make each step polylogarithmic, and the ratio test then needs the minimum flow per
+unit weight over the edges hanging below the row's side of each tree.
+
+**The interior-point rounds' cheap items (issue 26).** The intrinsic dimension is estimated once from
+a seeded sample of 2,048 points (:func:`intrinsic_dimension`); from an estimate of 4 on, k_init =
+"auto" is 2 and every level is in the fill regime (``keep_slack``), at any size: make_friedman1,
+d = 10, n = 4,000: 12.45 -> 0.58 CPU s with k_init 2 (0.59 with the fill values too: the kNN(6)
+program filled in, 31.7k rows, 4.4 s an interior-point iteration); FlatCube(5, 5), n = 8,192:
+2.07 -> 1.87 s with k_init 2, 1.50 s with the fill values on every level; FlatCube(3, 3), n = 8,192
+(estimate about 3: unchanged): k_init 6 / 2 1.85 / 1.81 s. The scale estimate of the subproblems'
+objective (``lipschitz_regression``) uses a kNN graph of at most 2,048 points (:func:`sample_knn_pairs`;
+on all points it cost 9.4 CPU s at d = 64, n = 16,000 and 4.7 s at d = 10, n = 50,000). A Clarabel
+set-up cannot be kept when rows are added: its data updates (``DefaultSolver.update``,
+``is_data_update_allowed``; clarabel 0.11.1, src/solver/implementations/default/data_updating.rs)
+require the same dimensions and sparsity pattern; measured on one 141,347-row round (FlatCube(2, 3),
+n = 20,000): building the arrays 0.016 s, Clarabel's set-up 0.21 s (mostly the KKT ordering), its
+iterations 0.72 s.
 """
 from __future__ import annotations
 
@@ -41,16 +88,13 @@ from .._pairwise import pair_distances
 from .._validation import check_int, check_positive
 from ..norms import pnorm
 from ._certificate import lipschitz_on_pairs
-from ._oracle import build_tree, scan_pairs
+from ._oracle import TREE_MIN_N, build_tree, scan_pairs
 from ._pairs import reference_pairs
 from ._result import RawSolution
 from ._subproblem import SUBPROBLEMS, direct_supported
 
-__all__ = ["solve_cutting_plane", "knn_pairs", "TREE_MIN_N"]
+__all__ = ["solve_cutting_plane", "knn_pairs", "sample_knn_pairs", "TREE_MIN_N"]
 
-# From this many points on, the oracle of scalar outputs is the KD-tree's weighted nearest-neighbour
-# search (see ``oracle`` below).
-TREE_MIN_N = 4096
 
 
 def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,6 +108,19 @@ def knn_pairs(X: np.ndarray, k: int, p: float) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
     key = np.unique(i * n + j)
     return key // n, key % n
+
+
+def sample_knn_pairs(X: np.ndarray, k: int, p: float, *, size: int = 2048, seed: int = 0):
+    """:func:`knn_pairs` of a seeded random sample of at most ``size`` points (all of them when
+    n <= size), as pairs of X's rows. For estimates (the slope of the labels that scales the
+    subproblems' objective): a kNN graph of all n points cost 9.4 CPU s at n = 16,000 in d = 64
+    (make_friedman1), where the KD-tree is no faster than brute force."""
+    n = X.shape[0]
+    if n <= size:
+        return knn_pairs(X, k, p)
+    sample = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    i, j = knn_pairs(X[sample], k, p)
+    return sample[i], sample[j]
 
 
 def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: int = 4) -> float:
@@ -87,6 +144,19 @@ def intrinsic_dimension(coarse: np.ndarray, fine: np.ndarray, p: float, *, k: in
     return float(np.log(len(fine) / len(coarse)) / np.log(rc / rf))
 
 
+# From this estimated intrinsic dimension on (from a seeded sample of DIMENSION_SAMPLE points and
+# its first quarter; skipped below 4 DIMENSION_SAMPLE_MIN points), every level of the interior-point
+# rounds is in the fill regime and k_init = "auto" is HIGH_DIM_K_INIT instead of K_INIT (see
+# ``solve_cutting_plane``).
+HIGH_DIM = 4.0
+DIMENSION_SAMPLE = 2048
+DIMENSION_SAMPLE_MIN = 64
+K_INIT = 6
+HIGH_DIM_K_INIT = 2
+# Levels while one has at least coarsen * coarse_min points: coarse_min = "auto" is COARSE_MIN for
+# the interior-point rounds and FOREST_COARSE_MIN for the forest method.
+COARSE_MIN = 2048
+FOREST_COARSE_MIN = 256
 # ``transfer="auto"`` inherits pairs unless the next level has at least TRANSFER_FILL_N points of an
 # estimated intrinsic dimension of at least TRANSFER_MAX_DIM (see ``solve_cutting_plane``).
 TRANSFER_MAX_DIM = 2.5
@@ -301,11 +371,64 @@ def _solve_level(
     return values, L, status, keys, mult, last, info
 
 
+ENGINES = ("auto", "ipm", "forest")
+# The forest method's first L: the labels' slope on the kNN graph of at most this many points.
+FOREST_SLOPE_SAMPLE = 2048
+
+
+def _use_forest(engine, loss, k, w, *, solver, subproblem, oracle, backend, exact_graph) -> bool:
+    """Whether the levels are solved by the forest method (``engine``; see :func:`solve_cutting_plane`)."""
+    from ._forest import forest_supported
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "ipm":
+        return False
+    supported = forest_supported(loss, k, w)
+    if engine == "forest":
+        if not supported:
+            raise ValueError(f"engine 'forest' needs the squared loss, scalar outputs and positive weights (and "
+                             f"numba), got loss {loss.name!r}, k = {k}")
+        return True
+    return (supported and not exact_graph and solver == "CLARABEL" and subproblem in ("auto", "clarabel-direct")
+            and oracle in ("auto", "tree") and backend in ("auto", "numba"))
+
+
+def _forest_level(X, Y, w, lam, carried, L0, *, p_x, viol_tol, fixed_L, bar, label, per_point, keep, k_init, max_rounds):
+    """One level by the forest method (:mod:`._forest`), returned like :func:`_solve_level`: the
+    forest's edges as keys ``a n + b`` with their flows as the multiplier sizes, and ``last`` with
+    the flows as the pair multipliers and the last scan's exact all-pairs maximum excess. Without
+    a coarser level's L, L starts at the labels' slope on the ``k_init``-nearest-neighbour graph."""
+    from ._forest import solve_forest
+
+    n = len(Y)
+    if L0 is None or not L0 > 0:  # the points are in random order: the first few are a sample
+        sample = min(n, FOREST_SLOPE_SAMPLE)
+        i, j = knn_pairs(X[:sample], k_init, p_x)
+        L0 = lipschitz_on_pairs(X[:sample], Y[:sample], i, j, p_x=p_x, p_y=2.0)
+        L0 = L0 if L0 > 0 else 1.0
+    t0 = time.perf_counter()
+    sol = solve_forest(X, Y[:, 0], w, lam, p_x=p_x, L0=L0, viol_tol=viol_tol, per_point=per_point, keep=keep,
+                       init=carried, fixed_L=fixed_L, bar=bar, label=label, scans_per_L=1, max_scans=max_rounds)
+    fi = sol.info
+    info = dict(
+        n=int(n), rounds=fi["scans"], pairs_per_round=fi["pairs_per_round"],
+        violation_per_round=fi["violation_per_round"], oracle_time=fi["oracle_time"],
+        subproblem_time=fi["process_time"], subproblem_times=[], subproblem="forest", oriented=True, backend="numba",
+        dropped=False, constant=False, engine="forest", outer=fi["outer"], L_per_outer=fi["L_per_outer"],
+        steps=fi["full_steps"] + fi["partial_steps"] + fi["cycle_steps"], forest_time=time.perf_counter() - t0,
+        **{key: fi[key] for key in ("full_steps", "partial_steps", "cycle_steps", "walked", "drops", "sweeps")},
+    )
+    keys = sol.a * n + sol.b
+    last = (sol.a, sol.b, sol.z[:, None], sol.max_excess)
+    return sol.values[:, None], sol.L, sol.status, keys, sol.z, last, info
+
+
 def solve_cutting_plane(
-    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init=6, per_point="auto", viol_tol=None,
-    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min=2048,
+    X, Y, w, loss, lam, *, p_x, p_y, solver, tol, verbose, k_init="auto", per_point="auto", viol_tol=None,
+    max_rounds=100, backend="auto", leaf_size=64, drop=1e-6, keep_slack="auto", coarsen=4, coarse_min="auto",
     seed=0, fine_k="auto", loose=1e-2, loose_max=1e-5, objective_scale=None, subproblem="auto", fixed_L=None,
-    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1,
+    transfer="auto", oracle="auto", drop_scale=10.0, loose_newton=1, engine="auto", high_dim=HIGH_DIM,
 ):
     r"""Solve [FCAO] eq. (2.7) (finite form) exactly by cutting planes on the pair constraints.
 
@@ -358,8 +481,13 @@ def solve_cutting_plane(
         Solver tolerance (gap and feasibility).
     verbose : bool
         A tqdm bar showing level, rounds, pairs, L and the worst violation.
-    k_init : int
-        Neighbours of the initial graph.
+    k_init : int or "auto"
+        Neighbours of the initial graph. "auto" (default): 6, and 2 when the estimated intrinsic
+        dimension of the points is at least ``high_dim`` (module docstring).
+    high_dim : float
+        Interior-point rounds: from this estimated intrinsic dimension on (default ``HIGH_DIM`` = 4),
+        k_init = "auto" is 2 and every level is in the fill regime (``keep_slack``); inf: never (the
+        rule before issue 26).
     per_point : int or "auto"
         Violated pairs added per point and round. "auto" (default): 3, and 2 on a level in the fill
         regime (``keep_slack``).
@@ -397,9 +525,11 @@ def solve_cutting_plane(
         wide band pays: FlatCube(2, 3) n = 25,000 took 38.8 s (mean of 2) with 1.0, 38.3 s with 0.5
         and 42.6 s with 0.25; per_point 1 there took 42.1 s against 30.8 s (an earlier session's
         baseline), so the rule keeps the defaults below three dimensions.
-    coarsen, coarse_min : int
+    coarsen, coarse_min : int, and int or "auto"
         Coarse-to-fine start: levels of n / coarsen^l points while a level has at least
-        ``coarsen * coarse_min`` points (``coarsen = 0`` disables it).
+        ``coarsen * coarse_min`` points (``coarsen = 0`` disables it). coarse_min "auto" (default):
+        2,048 for the interior-point rounds, 256 for the forest method, whose coarsest level finds
+        L (make_friedman1, d = 10, n = 4,000: 0.40 s with 256 against 0.60 s with one level).
     oracle : {"auto", "tree", "blocks"}
         The pair search of scalar outputs ("auto": the tree from ``TREE_MIN_N`` points on): the
         weighted nearest-neighbour descent of a KD-tree
@@ -447,6 +577,16 @@ def solve_cutting_plane(
         The subproblem solver; "auto" takes the direct path where it applies.
     fixed_L : float, optional
         Solve the program at this Lipschitz constant instead (no lambda term; ``lam`` ignored).
+    engine : {"auto", "ipm", "forest"}
+        How each level is solved. "ipm": the interior-point rounds above. "forest": the exact dual
+        active-set method on forests of tight rows (:mod:`._forest`), for the squared loss with
+        scalar outputs and positive weights (ValueError otherwise); its multipliers are the forest's
+        flows, its duality gap at round-off, and a level it cannot finish (status "failed") is
+        re-solved by interior-point rounds from its rows (``info["levels"][i]["fallback"]``).
+        "auto" (default): "forest" where it applies and the solver is Clarabel with the default
+        subproblem, oracle and backend, in d >= 2 (measured faster at every n from 300 on, module
+        docstring); else "ipm". ``info["engine"]`` records it; with the forest a level's
+        ``rounds`` are its oracle scans, ``steps`` its active-set steps.
     seed : int
         Seed of the random order that defines the coarse levels (recorded in ``info``).
     backend : {"auto", "numba", "numpy", "torch"}
@@ -480,6 +620,26 @@ def solve_cutting_plane(
     autos = {"keep_slack": keep_slack, "per_point": per_point, "fine_k": fine_k}
     viol_tol = max(10.0 * tol, 1e-9) if viol_tol is None else float(viol_tol)
     exact_graph = X.shape[1] == 1
+    forest = _use_forest(engine, loss, k, w, solver=solver, subproblem=subproblem, oracle=oracle, backend=backend,
+                         exact_graph=exact_graph)
+    if not (isinstance(k_init, str) and k_init == "auto"):
+        check_int(k_init, "k_init", minimum=1)
+    off = isinstance(high_dim, float) and high_dim == np.inf  # inf: the rule is off
+    high_dim = np.inf if off else check_positive(high_dim, "high_dim")
+    if not (isinstance(coarse_min, str) and coarse_min == "auto"):
+        check_int(coarse_min, "coarse_min", minimum=1)
+    else:
+        coarse_min = FOREST_COARSE_MIN if forest else COARSE_MIN
+    # The points' intrinsic dimension, estimated once from a seeded sample (interior-point rounds
+    # only: the fill regime and k_init = "auto" depend on it).
+    high = False
+    any_auto = transfer == "auto" or any(isinstance(v, str) for v in autos.values()) or isinstance(k_init, str)
+    dimension_first = None
+    if any_auto and not forest and not exact_graph and n >= 4 * DIMENSION_SAMPLE_MIN:
+        sample = np.random.default_rng(seed).permutation(n)[:DIMENSION_SAMPLE]
+        dimension_first = intrinsic_dimension(X[sample[: len(sample) // 4]], X[sample], p_x)
+        high = dimension_first >= high_dim
+    k_init = (HIGH_DIM_K_INIT if high else K_INIT) if isinstance(k_init, str) else int(k_init)
     sizes = [n]
     while coarsen and coarsen > 1 and not exact_graph and sizes[-1] >= coarsen * coarse_min:
         sizes.append(sizes[-1] // coarsen)
@@ -495,8 +655,8 @@ def solve_cutting_plane(
     bar = tqdm(total=None, disable=not verbose, desc="cutting-plane", leave=False)
     carried = (np.zeros(0, dtype=np.int64),) * 2
     u0 = None
-    fill = False  # the next level is in the fill regime (see ``transfer`` and ``keep_slack``)
-    any_auto = transfer == "auto" or any(isinstance(v, str) for v in autos.values())
+    L_prev = None
+    fill = high  # the next level is in the fill regime (see ``transfer`` and ``keep_slack``)
     try:
         for li, m in enumerate(sizes):
             t0 = time.perf_counter()
@@ -505,18 +665,30 @@ def solve_cutting_plane(
             total = w[idx].sum()
             wl = w[idx] / total if total > 0 else np.full(m, 1.0 / m)
             # The options left at "auto" take this level's values (FILL_SETTINGS in the fill regime).
-            level = {key: (FILL_SETTINGS if fill else LEVEL_DEFAULTS)[key] if isinstance(v, str) else v
+            level = {key: (FILL_SETTINGS if fill and not forest else LEVEL_DEFAULTS)[key] if isinstance(v, str) else v
                      for key, v in autos.items()}
-            if exact_graph:
-                init = (reference_pairs(Xl), carried)
-            elif li == 0 or level["fine_k"]:
-                init = (knn_pairs(Xl, k_init if li == 0 else int(level["fine_k"]), p_x), carried)
-            else:
-                init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
-            values, L, status, keys, mult, last, linfo = _solve_level(
-                Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0,
-                keep_slack=float(level["keep_slack"]), per_point=int(level["per_point"]), **opts
-            )
+            if forest:
+                values, L, status, keys, mult, last, linfo = _forest_level(
+                    Xl, Yl, wl, lam, carried, L_prev, p_x=p_x, viol_tol=viol_tol, fixed_L=fixed_L, bar=bar,
+                    label=f"{li + 1}/{len(sizes)}", per_point=int(level["per_point"]),
+                    keep=float(level["keep_slack"]), k_init=k_init, max_rounds=max_rounds,
+                )
+            if not forest or status == "failed":
+                if forest:  # the forest method failed (round-off): interior-point rounds from its rows
+                    init = (knn_pairs(Xl, k_init, p_x), (keys // m, keys % m))
+                elif exact_graph:
+                    init = (reference_pairs(Xl), carried)
+                elif li == 0 or level["fine_k"]:
+                    init = (knn_pairs(Xl, k_init if li == 0 else int(level["fine_k"]), p_x), carried)
+                else:
+                    init = ((np.zeros(0, dtype=np.int64),) * 2, carried)
+                values, L, status, keys, mult, last, linfo = _solve_level(
+                    Xl, Yl, wl, loss, lam, init, bar=bar, label=f"{li + 1}/{len(sizes)}", u0=u0,
+                    keep_slack=float(level["keep_slack"]), per_point=int(level["per_point"]), **opts
+                )
+                if forest:
+                    linfo["fallback"] = "ipm"
+            L_prev = L
             linfo["time"] = time.perf_counter() - t0
             linfo.update(level, fill=bool(fill))
             levels.append(linfo)
@@ -529,11 +701,11 @@ def solve_cutting_plane(
             else:
                 active = keys[mult > (drop or 0.0) * max(float(mult.max(initial=0.0)), np.finfo(float).tiny)]
             carried = (active // m, active % m)
-            if li + 1 < len(sizes):
+            if li + 1 < len(sizes) and not forest:  # the forest starts from the coarse forest alone
                 nxt = X[order[: sizes[li + 1]]]
                 near = cKDTree(Xl).query(nxt[m:], k=1, p=p_x)[1]
-                fill = False
-                if any_auto and len(nxt) >= TRANSFER_FILL_N:
+                fill = high
+                if any_auto and not high and len(nxt) >= TRANSFER_FILL_N:
                     m_hat = intrinsic_dimension(Xl, nxt, p_x)
                     levels[-1]["dimension_estimate"] = m_hat
                     fill = m_hat >= TRANSFER_MAX_DIM
@@ -548,7 +720,8 @@ def solve_cutting_plane(
     finally:
         bar.close()
     info = dict(levels[-1])
-    info.update(k_init=int(k_init), viol_tol=viol_tol, seed=seed, levels=levels)
+    info.update(k_init=int(k_init), viol_tol=viol_tol, seed=seed, levels=levels, engine="forest" if forest else "ipm",
+                dimension_first=dimension_first, coarse_min=int(coarse_min))
     # Unordered pairs of the final program (an oriented cut and its reverse count once).
     m = sizes[len(levels) - 1]
     n_pairs = len(np.unique(np.minimum(keys // m, keys % m) * m + np.maximum(keys // m, keys % m)))
