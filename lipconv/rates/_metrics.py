@@ -49,7 +49,7 @@ import numpy as np
 from .._validation import check_positive
 from ..discrepancy import discrepancy_bound
 
-__all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound"]
+__all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound", "extension_l2"]
 
 EXTENSIONS = ("midpoint", "mcshane", "whitney")
 
@@ -113,25 +113,11 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
 
     from ..manifolds._base import stratified_error
 
-    n = X.shape[0]
-    N = max(4096, 4 * n)
-    rng = np.random.default_rng([int(seed), n, 12])
-    while True:
-        x, w, strata = M.stratified(N, rng)
-        ref = problem.u_ref(x)
-        yx = label.on(M, x)
-        ext = _extensions(result, x)
-        sq = {k: (v - ref) ** 2 for k, v in ext.items()}
-        l2 = {k: float(w @ s) for k, s in sq.items()}
-        se = {k: stratified_error(s, w, strata) for k, s in sq.items()}
-        worst = max(l2, key=l2.get)
-        rel = se[worst] / l2[worst] if l2[worst] > 0 else 0.0
-        if rel <= 0.5 * rtol_l2 or 2 * N > max_error_points:
-            break
-        N *= 2
-    for k in EXTENSIONS:
-        out[f"l2sq_{k}"] = l2[k]
-    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel, l2sq_worst=worst, n_error=int(x.shape[0]))
+    x, w, strata, ref, ext, l2_out = extension_l2(result, M, problem.u_ref, seed=seed, rtol_l2=rtol_l2,
+                                                  max_error_points=max_error_points)
+    out.update(l2_out)
+    yx = label.on(M, x)
+    l2, worst = {k: l2_out[f"l2sq_{k}"] for k in EXTENSIONS}, l2_out["l2sq_worst"]
     # J of each extension and Lemma 4.12, from the paired differences on the same sample:
     # J[u] - J[u^lam] = E[l(u, y) - l(u^lam, y)] + lam (L_n - Lip(u^lam)), whose estimate has the spread
     # of the difference, not of J itself (at m = 1, n = 1,024 the difference is 1e-4 of J).
@@ -166,6 +152,51 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
     mid_lo, mid_hi, ev1 = M.lipschitz_sup(err_mid, Le, **{**budget, "max_evals": max(1000, max_sup_evals // 4)})
     out.update(linf_mid_lo=mid_lo, linf_mid_hi=mid_hi, linf_lo=env_lo, linf_hi=env_hi, sup_evals=int(ev1 + ev2))
     return out
+
+
+def extension_l2(result, manifold, target, *, seed: int, rtol_l2: float = 0.05, max_error_points: int = 1 << 20):
+    r""":math:`\|\bar u_n - v\|^2_{L^2(\rho)}` of the midpoint and both envelope extensions of the
+    scalar values of ``result`` (with L = ``result.lipschitz``) against a target v, on a stratified
+    random sample of rho (:meth:`lipconv.manifolds.Manifold.stratified`: unbiased, with its standard
+    error), doubled from ``max(4096, 4 n)`` points until the worst extension's relative standard
+    error is at most ``rtol_l2`` / 2 or ``max_error_points`` is reached.
+
+    Parameters
+    ----------
+    result
+        A solve with ``X`` (n, d), ``values`` (n, 1), ``lipschitz`` and ``p_x``.
+    manifold : lipconv.manifolds.Manifold
+    target : callable
+        v at ambient points (N, d) -> (N,): :math:`u^\lambda` or the regression function.
+    seed : int
+        Seed of the stratified sample (with n: the stream ``[seed, n, 12]``).
+
+    Returns
+    -------
+    tuple
+        (x, w, strata, v(x), the extensions at x by name, a dict with ``l2sq_<kind>``, ``l2sq``
+        (worst), ``l2sq_se``, ``l2sq_rel_se``, ``l2sq_worst`` and ``n_error``).
+    """
+    from ..manifolds._base import stratified_error
+
+    n = result.X.shape[0]
+    N = max(4096, 4 * n)
+    rng = np.random.default_rng([int(seed), n, 12])
+    while True:
+        x, w, strata = manifold.stratified(N, rng)
+        ref = target(x)
+        ext = _extensions(result, x)
+        sq = {k: (v - ref) ** 2 for k, v in ext.items()}
+        l2 = {k: float(w @ s) for k, s in sq.items()}
+        se = {k: stratified_error(s, w, strata) for k, s in sq.items()}
+        worst = max(l2, key=l2.get)
+        rel = se[worst] / l2[worst] if l2[worst] > 0 else 0.0
+        if rel <= 0.5 * rtol_l2 or 2 * N > max_error_points:
+            break
+        N *= 2
+    out = {f"l2sq_{k}": l2[k] for k in EXTENSIONS}
+    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel, l2sq_worst=worst, n_error=int(x.shape[0]))
+    return x, w, strata, ref, ext, out
 
 
 def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarray:
