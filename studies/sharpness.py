@@ -145,7 +145,9 @@ def main(argv=None) -> int:
         if not os.path.exists(path):
             print(f"error: --replot needs {path}; run the study first", file=sys.stderr)
             return 2
-        print(report(read_sharpness(path), out, boot=args.boot, plots=not args.no_plots))
+        df = read_sharpness(path)
+        footer = f"Redrawn from {path}; CPU time of its {len(df)} runs {df['cpu_time'].sum():.0f} s (each run's own process time)."
+        print(report(df, out, boot=args.boot, plots=not args.no_plots, footer=footer))
         return 0
     print(f"sharpness study ({name}): series {', '.join(args.series)}; sigma {', '.join(map(str, sigmas))}; "
           + "; ".join(f"m = {m}: n = {', '.join(map(str, ns))}" for m, ns in grid.items())

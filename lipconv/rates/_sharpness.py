@@ -55,7 +55,7 @@ from ._resumable import check_settings, read_complete_rows, row_appender
 
 __all__ = [
     "ESTIMATORS", "FAMILIES", "SERIES", "SIGMAS", "SHARPNESS_COLUMNS", "SHARPNESS_TABLE_COLUMNS", "SharpnessTarget",
-    "sharpness_target", "sharpness_run", "sharpness_sweep", "read_sharpness", "sharpness_table",
+    "sharpness_target", "bump_energy", "sharpness_run", "sharpness_sweep", "read_sharpness", "sharpness_table",
     "sharpness_markdown", "sharpness_summary", "plot_sharpness",
 ]
 
@@ -87,7 +87,7 @@ SHARPNESS_SETTINGS = ("lam", "rtol_l2", "lipconv_version")
 SHARPNESS_TABLE_COLUMNS = (
     "estimator", "family", "sigma", "m", "quantity", "slope", "ci_low", "ci_high", "width", "local_slopes",
     "last_slope", "n_min", "n_max", "seeds", "theorem", "minimax", "entropy", "sharp_w1", "hypotheses",
-    "floor_ok", "floor_rows", "floor_ratio_min", "floor_ratio_max", "lipschitz_ratio_last",
+    "floor_ok", "floor_rows", "floor_ratio_min", "floor_ratio_max", "lipschitz_ratio_last", "energy_ratio_last",
 )
 QUANTITY_NAMES = {"l2sq": "L2(rho)^2", "l2sq_samples": "at the samples", "w1": "W1(rho_n, rho)"}
 
@@ -145,6 +145,21 @@ def sharpness_target(family: str, manifold, n: int, seed: int) -> SharpnessTarge
         return signs[tuple(j.T)] * np.maximum(0.5 * h - r, 0.0)
 
     return SharpnessTarget(f"bumps(h={h:.4g}, {cells}^{m} cells)", 1.0 / s, h, bumps)
+
+
+def bump_energy(m: int, n: int, *, points: int = 200_000) -> float:
+    r""":math:`\int (f^*_n)^2\, d\rho` of the bump ensemble at (m, n): the L2(rho)^2 error of the zero
+    function, the same for every sign pattern (:math:`s_k^2 = 1`). A Monte Carlo estimate on ``points``
+    uniform points of the stream ``[m, n, 8]`` (relative standard error about 0.5 %)."""
+    manifold = _cube(m)
+    x = manifold.sample(check_int(points, "points", minimum=1), np.random.default_rng([m, n, 8]))
+    return float(np.mean(sharpness_target("bumps", manifold, n, 0).fn(x) ** 2))
+
+
+def _cube(m):
+    from ._problems import make_manifold
+
+    return make_manifold("cube", check_int(m, "m", minimum=1))
 
 
 def sharpness_run(estimator: str, family: str, sigma: float, m: int, n: int, seed: int, *, lam: float = LAM,
@@ -314,7 +329,9 @@ def sharpness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
     one, and the three exponents -1/(m+2), -2/(m+2), -1/m (and W1's sharp exponent,
     :func:`lipconv.discrepancy.sharp_exponent`). For ``w1``: how many samples kept the floor below
     the upper end of their bracket, and the range of lower end / floor. ``lipschitz_ratio_last``:
-    mean L_n / Lip(reference) at the largest n (penalized: has L_n settled at L*?).
+    mean L_n / Lip(reference) at the largest n (penalized: has L_n settled at L*?);
+    ``energy_ratio_last`` (bumps): the mean error at the largest n over :func:`bump_energy`, the
+    error of the zero function (above 1 the solve fits the noise more than it resolves the bumps).
 
     Returns a pandas.DataFrame with :data:`SHARPNESS_TABLE_COLUMNS`; a fit that is impossible (an
     error that is 0 at some n, as at the samples of an interpolating solve, or a single n) has nan
@@ -361,6 +378,8 @@ def sharpness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
             else:
                 last = g[g["n"] == g["n"].max()]
                 row["lipschitz_ratio_last"] = float(np.mean(last["lipschitz"] / last["lipschitz_ref"]))
+                if family == "bumps":
+                    row["energy_ratio_last"] = float(last[q].mean()) / bump_energy(m, row["n_max"])
             out.append(row)
     table = pd.DataFrame(out)
     for c in SHARPNESS_TABLE_COLUMNS:
@@ -379,9 +398,11 @@ def _series_name(r) -> str:
 def sharpness_markdown(table) -> str:
     """The table as markdown: one line per fit, with the three exponents beside each slope."""
     lines = ["| series | m | quantity | slope | 95 % CI | width | -1/(m+2) | -2/(m+2) | -1/m | local slopes | n | seeds "
-             "| L_n / L* at the largest n | hypotheses |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| at the largest n: L_n / L* (penalized), error / error of 0 (bumps) | hypotheses |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        ratio = f"{r.lipschitz_ratio_last:.3f}" if r.estimator == "penalized" else ""
+        ratio = (f"{r.lipschitz_ratio_last:.3f}" if r.estimator == "penalized"
+                 else f"{r.energy_ratio_last:.2f}" if r.family == "bumps" else "")
         lines.append(f"| {_series_name(r)} | {r.m} | {QUANTITY_NAMES[r.quantity]} | {r.slope:+.3f} "
                      f"| [{r.ci_low:+.3f}, {r.ci_high:+.3f}] | {r.width:.3f} | {r.theorem:+.3f} | {r.minimax:+.3f} "
                      f"| {r.entropy:+.3f} | {r.local_slopes} | {r.n_min}-{r.n_max} | {r.seeds} | {ratio} "
@@ -421,7 +442,8 @@ def sharpness_summary(table) -> str:
         if reach.empty:
             slow = g.loc[g["slope"].idxmax()]
             lines.append(f"- m = {m}: every penalized L2(rho)^2 interval is steeper than -1/(m+2) = "
-                         f"{slow.theorem:+.3f}; the slowest, {_series_name(slow)}, has {_fit_text(slow)}.")
+                         f"{slow.theorem:+.3f}; the slowest, {_series_name(slow)}, has {_fit_text(slow)} "
+                         f"({slow.hypotheses}).")
         else:
             lines += [f"- m = {m}: the interval of {_series_name(r)} reaches -1/(m+2): {_fit_text(r)} ({r.hypotheses})."
                       for r in reach.itertuples()]
@@ -433,7 +455,10 @@ def sharpness_summary(table) -> str:
         text = (f"- m = {r.m}, {_series_name(r)}, {QUANTITY_NAMES[r.quantity]}: {_fit_text(r)}; "
                 f"{_against(r, ('minimax',) if r.m <= 2 else ('minimax', 'entropy'))}")
         verdict = _ls_verdict(r)
-        lines.append(text + (f": {verdict}." if verdict else "."))
+        energy = (f" Error / error of the zero function at n = {r.n_max}: {r.energy_ratio_last:.2f}"
+                  + (" (above 1: the solve is farther from f* than the zero function)." if r.energy_ratio_last > 1 else ".")
+                  if r.family == "bumps" and np.isfinite(r.energy_ratio_last) else "")
+        lines.append(text + (f": {verdict}." if verdict else ".") + energy)
     if con.empty:
         lines.append("- No constrained series was fitted.")
     lines += ["", "## At the samples and in L2(rho)", ""]
@@ -501,7 +526,7 @@ def plot_sharpness(table, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 6.0), sharey=True)
     ms = np.array(sorted(table["m"].unique()))
     grid = np.linspace(ms.min() - 0.2, ms.max() + 0.2, 60)
     panels = ((axes[0], ("l2sq", "w1"), "L2(rho)^2 error (and W1)"), (axes[1], ("l2sq_samples",), "error at the samples"))
@@ -520,12 +545,19 @@ def plot_sharpness(table, path) -> None:
                         label=_series_name(g.iloc[0]))
         ax.set_xticks(ms)
         ax.set_xlim(ms.min() - 0.3, ms.max() + 0.3)
-        ax.set_ylim(-1.05, 0.0)
         ax.set_xlabel("intrinsic dimension m")
         ax.set_title(title)
-        ax.legend(fontsize=6.5, loc="lower right")
+    shown = table[np.isfinite(table["slope"])]
+    low = min(-1.05, float(shown["ci_low"].min()) - 0.05) if len(shown) else -1.05
+    high = max(0.02, float(shown["ci_high"].max()) + 0.05) if len(shown) else 0.02
+    axes[0].set_ylim(low, high)
     axes[0].set_ylabel("slope in n (log-log, 95 % interval)")
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.suptitle("Sharpness study, FlatCube(m, m), squared loss")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
