@@ -354,7 +354,7 @@ def test_summary_numbers_are_the_table_numbers():
     table = sharpness_table(_planted({("constrained", "ramp", 0.1, 3): {"l2sq": -0.4, "l2sq_samples": -0.3}}), n_boot=300)
     text = sharpness_summary(table)
     r = table[table["quantity"] == "l2sq"].iloc[0]
-    assert f"L2(rho)^2 slope {r.slope:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
+    assert f"L2(rho)^2: slope {r.slope:+.3f} [{r.ci_low:+.3f}, {r.ci_high:+.3f}]" in text
 
 
 def test_table_refuses_an_empty_frame():

@@ -425,7 +425,8 @@ def _fit_text(r) -> str:
 
 def _against(r, names: tuple) -> str:
     labels = {"theorem": "-1/(m+2)", "minimax": "-2/(m+2)", "entropy": "-1/m",
-              "sharp_w1": "-1/2" if r.m <= 2 else "-1/m (sharp for W1)"}
+              "sharp_w1": {1: "-1/2 (sharp for W1)", 2: "-1/2 (sharp for W1 up to a log factor)"}.get(
+                  r.m, "-1/m (sharp for W1)")}
     return "; ".join(f"{_relation(r.ci_low, r.ci_high, getattr(r, k))} {labels[k]} = {getattr(r, k):+.3f}"
                      for k in names)
 
