@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -147,6 +148,7 @@ def sharpness_target(family: str, manifold, n: int, seed: int) -> SharpnessTarge
     return SharpnessTarget(f"bumps(h={h:.4g}, {cells}^{m} cells)", 1.0 / s, h, bumps)
 
 
+@lru_cache(maxsize=256)
 def bump_energy(m: int, n: int, *, points: int = 200_000) -> float:
     r""":math:`\int (f^*_n)^2\, d\rho` of the bump ensemble at (m, n): the L2(rho)^2 error of the zero
     function, the same for every sign pattern (:math:`s_k^2 = 1`). A Monte Carlo estimate on ``points``
@@ -311,7 +313,7 @@ def sharpness_sweep(output, *, series=tuple(SERIES), sigmas=SIGMAS, grid=None, s
     return df[mine].iloc[np.argsort(position[mine], kind="stable")].reset_index(drop=True)
 
 
-def _hypotheses(estimator: str, family: str, sigma: float) -> str:
+def _hypotheses(estimator: str, sigma: float) -> str:
     """Which result of [FCAO] names a row's verdict: Theorem 4.8 only where its hypotheses hold."""
     if estimator == "w1":
         return "Lemma 4.10 (stated for smooth M)"
@@ -360,7 +362,7 @@ def sharpness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
                        n_min=int(g["n"].min()), n_max=int(g["n"].max()), seeds=int(g.groupby("n").size().min()),
                        theorem=-1.0 / (m + 2), minimax=-2.0 / (m + 2), entropy=-1.0 / m,
                        sharp_w1=sharp_exponent(m) if q == "w1" else np.nan,
-                       hypotheses=_hypotheses(estimator, family, float(sigma)))
+                       hypotheses=_hypotheses(estimator, float(sigma)))
             try:
                 fit = fit_slope(g["n"], g[q], n_boot=n_boot, level=level, seed=seed)
             except ValueError:
