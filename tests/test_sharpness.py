@@ -413,6 +413,9 @@ def test_small_study_end_to_end(study, tmp_path, capsys):
     assert replot.split("Redrawn from")[0].rstrip() == summary.split("Wall time")[0].rstrip()
     assert study.main(argv[:-2] + ["--lam", "0.05", "--out", out]) == 2
     assert "lam: the CSV at" in capsys.readouterr().err
+    cut = str(tmp_path / "cut")
+    assert study.main(argv[:-1] + [cut, "--stop-after", "1e-6", "--no-plots"]) == 0
+    assert 1 <= len(pd.read_csv(os.path.join(cut, "sharpness.csv"))) < 8
 
 
 @pytest.mark.slow
