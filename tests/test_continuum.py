@@ -261,7 +261,7 @@ def test_sphere_reference_agrees_with_direct_weighted_solve(label):
     M = Sphere(3, seed=0)
     X, w = _mirrored_sphere_rule(M, 800)
     t = M.coordinate(X)
-    ref = reflection_reference(M, label, lam=0.02, law=(t, w))
+    ref = reflection_reference(M, label, lam=0.02, law=(X, w))
     res = lipschitz_regression(X, label(t), lam=0.02, weights=w, method="cutting-plane")
     assert res.certified
     np.testing.assert_allclose(res.values[:, 0], ref.u(t), rtol=0, atol=1e-4)
@@ -281,7 +281,9 @@ def test_sphere_reference_agrees_with_the_meridian_problem():
     meridian = M.scale * np.stack([z, np.sqrt(1 - z * z)], axis=1)
     w = np.full(N, 1.0 / N)
     res = lipschitz_regression(meridian, ramp_label(0.5)(z), lam=0.02, weights=w)
-    ref = reflection_reference(M, ramp_label(0.5), lam=0.02, law=(z, w))
+    # The same law of z as a quadrature of the sphere: the meridian's points, mirror images of each other.
+    ref = reflection_reference(M, ramp_label(0.5), lam=0.02,
+                               law=(M.embed(np.stack([z, np.sqrt(1 - z * z), np.zeros(N)], axis=1)), w))
     assert res.certified
     np.testing.assert_allclose(res.values[:, 0], ref.u(z), rtol=0, atol=1e-4)
     np.testing.assert_allclose(res.objective, ref.value, rtol=1e-8)
@@ -309,11 +311,52 @@ def test_curved_torus_reference_agrees_with_direct_weighted_solve(d):
     M = CurvedTorus(d, seed=0)
     X, w = _mirrored_torus_rule(M, 36, 20)
     t = M.coordinate(X)
-    ref = reflection_reference(M, ramp_label(0.5), lam=0.02, law=(t, w))
+    ref = reflection_reference(M, ramp_label(0.5), lam=0.02, law=(X, w))
     res = lipschitz_regression(X, ramp_label(0.5)(t), lam=0.02, weights=w, method="cutting-plane")
     assert res.certified
     np.testing.assert_allclose(res.values[:, 0], ref.u(t), rtol=0, atol=1e-4)
     np.testing.assert_allclose(res.objective, ref.value, rtol=1e-8)
+
+
+def _two_azimuth_sphere_rule(M, K, a):
+    """4K nodes of the sphere: K heights z in (0, 1), two azimuths phi and phi + pi at each, and the
+    mirror images z -> -z of all 2K. Weights a c at (z, phi), (2 - a) c at (z, phi + pi), and swapped on
+    the mirror images ((2 - a) c at H(z, phi)), c = 1 / 4K: the pairs (t, w) are a symmetric multiset
+    for every a, the measure is mirror-invariant only for a = 1."""
+    z = 1.0 - (2 * np.arange(K) + 1) / (2 * K)
+    phi = np.arange(K) * np.pi * (3.0 - np.sqrt(5.0))
+    ring = lambda f: np.stack([z, np.sqrt(1 - z * z) * np.cos(f), np.sqrt(1 - z * z) * np.sin(f)], axis=1)  # noqa: E731
+    upper = np.vstack([ring(phi), ring(phi + np.pi)])
+    c = 1.0 / (4 * K)
+    w = np.concatenate([np.full(K, a * c), np.full(K, (2 - a) * c), np.full(K, (2 - a) * c), np.full(K, a * c)])
+    return M.embed(np.vstack([upper, upper * [-1.0, 1.0, 1.0]])), w
+
+
+def test_reflection_reference_refuses_a_quadrature_whose_mirror_images_differ_in_weight():
+    """A planted quadrature whose (t, w) pairs are symmetric under t -> -t (so a check of the law of t
+    passes) but whose nodes' mirror images carry other weights: the proof of reflection_reference does
+    not hold, and indeed the weighted program on it has another minimizer (J lower by 6e-4, values
+    moved by 0.017) than the formula, which from the law of t alone equals the symmetrized rule's.
+    reflection_reference must refuse it; the symmetrized rule (a = 1) is accepted and agrees with
+    the direct solve."""
+    M = Sphere(3, seed=0)
+    label = ramp_label(0.5)
+    X, w = _two_azimuth_sphere_rule(M, 100, 1.8)
+    t = M.coordinate(X)
+    tr = np.round(t, 12)  # the two azimuths of one height differ in t by round-off only
+    order, mirror = np.lexsort((w, tr)), np.lexsort((w, -tr))
+    np.testing.assert_array_equal(w[order], w[mirror])  # the (t, w) multiset is symmetric
+    np.testing.assert_allclose(t[order], -t[mirror], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"law must be symmetric under the mirror \(t -> -t\).* 400 of 400 nodes"):
+        reflection_reference(M, label, lam=0.02, law=(X, w))
+    X1, w1 = _two_azimuth_sphere_rule(M, 100, 1.0)
+    formula = reflection_reference(M, label, lam=0.02, law=(X1, w1))
+    same = lipschitz_regression(X1, label(t), lam=0.02, weights=w1)
+    planted = lipschitz_regression(X, label(t), lam=0.02, weights=w)
+    assert same.certified and planted.certified
+    np.testing.assert_allclose(same.objective, formula.value, rtol=1e-8)
+    assert formula.value - planted.objective > 1e-4
+    assert np.max(np.abs(planted.values[:, 0] - formula.u(t))) > 1e-2
 
 
 @given(lam=st.floats(1e-3, 0.3), delta=st.floats(0.05, 0.9))
@@ -349,8 +392,15 @@ def _not_a_manifold_with_symmetry():
         (lambda: reflection_reference(Sphere(3), lambda t: t**3, lam=0.02), "which is not concave on"),
         (lambda: reflection_reference(Sphere(3), lambda t: t + 1.0, lam=0.02), "which is not odd"),
         (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.0), "lam must be finite and > 0, got 0.0"),
-        (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, law=(np.array([0.1, 0.5]), np.array([0.5, 0.5]))),
-         "law must be symmetric under t -> -t"),
+        (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, law=(np.array([0.1, -0.1]), np.array([0.5, 0.5]))),
+         r"law nodes must have shape \(N, d = 3\): a law of t alone cannot show"),
+        (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, law=(np.full((2, 3), 0.5), np.array([0.5, 0.5]))),
+         "law nodes must lie on the manifold"),
+        (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, law=(_mirrored_sphere_rule(Sphere(3), 4)[0], np.ones(3) / 3)),
+         "law must have one weight per node, >= 0 and summing to 1, got 4 nodes and 3 weights"),
+        (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02,
+                                      law=(_mirrored_sphere_rule(Sphere(3), 4)[0], np.array([0.4, 0.2, 0.2, 0.2]))),
+         r"law must be symmetric under the mirror \(t -> -t\)"),
         (lambda: reflection_reference(Sphere(3), ramp_label(0.5), lam=0.02, law=np.ones(3)), "law must be a tuple"),
     ],
 )

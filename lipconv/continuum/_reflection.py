@@ -29,6 +29,7 @@ one reference serves :class:`~lipconv.manifolds.CurvedTorus` in every d.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 from scipy.integrate import quad
@@ -53,7 +54,7 @@ class ReflectionReference:
     manifold, label : str
         Names.
     law : str
-        ``"uniform"``, ``"arcsine"`` or ``"discrete"`` (a given symmetric quadrature in t).
+        ``"uniform"``, ``"arcsine"`` or ``"discrete"`` (a given mirror-invariant quadrature of rho).
     lam : float
         Ambient regularization weight.
     lam_intrinsic : float
@@ -192,11 +193,16 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
         Ambient regularization weight, > 0.
     loss : str or lipconv.losses.Loss
         Only ``"squared"``.
-    law : tuple (t, w) of arrays, optional
-        A discrete law of t instead of the manifold's: the coordinates (N,) and weights (N,) of a
-        mirror-symmetric quadrature of rho (each node's mirror image a node of the same weight). The
+    law : tuple (nodes, weights) of arrays, optional
+        A quadrature of rho instead of the manifold's law: nodes (N, d) on M (as
+        ``manifold.quadrature(N)`` returns them) and weights (N,) summing to 1. The proof needs the
+        measure :math:`\sum_i w_i \delta_{x_i}` to be invariant under the mirror H (each node's mirror
+        image a node of the same weight), which is checked on the nodes: the weight within
+        ``1e-9 * scale`` of each node's mirror image must equal the weight within that distance of
+        the node. A law of t alone cannot show this (a quadrature whose (t, w) pairs are symmetric
+        can give a node and its mirror image different weights), so the nodes are required. The
         result is then the exact minimizer of the weighted program ([FCAO] eq. (2.7)) on those
-        nodes, by the same proof.
+        nodes, by the same proof, with the law of t = t(nodes).
 
     Returns
     -------
@@ -206,7 +212,8 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
     ------
     ValueError
         If the manifold declares no reflection symmetry or its density is not uniform, the loss is
-        not squared, the label does not have the required shape, or ``law`` is not symmetric.
+        not squared, the label does not have the required shape, or ``law`` is not a quadrature
+        of M invariant under the mirror.
     """
     from ..losses import get_loss
 
@@ -224,7 +231,7 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
             f"got {manifold.density_name!r}"
         )
     _check_label_shape(label)
-    dist = _Law(manifold.coordinate_law) if law is None else _discrete_law(law)
+    dist = _Law(manifold.coordinate_law) if law is None else _discrete_law(law, manifold)
     scale = float(manifold.scale)
     lam_t = lam / scale
 
@@ -261,15 +268,46 @@ def reflection_reference(manifold, label, *, lam, loss="squared", law=None) -> R
     )
 
 
-def _discrete_law(law) -> _Law:
+# Nodes closer than this (times the manifold's scale) are one point of the quadrature's measure.
+_MIRROR_TOL = 1e-9
+
+
+def _mass_near(tree, w, points, radius) -> np.ndarray:
+    """The weight of the nodes of ``tree`` within ``radius`` of each of ``points``."""
+    near = tree.query_ball_point(points, radius)
+    counts = np.fromiter(map(len, near), dtype=np.intp, count=len(near))
+    flat = np.fromiter(chain.from_iterable(near), dtype=np.intp, count=int(counts.sum()))
+    return np.bincount(np.repeat(np.arange(len(near)), counts), weights=w[flat], minlength=len(near))
+
+
+def _discrete_law(law, manifold) -> _Law:
+    r"""The law of t of a quadrature (nodes, weights) of rho, after checking that its measure is
+    invariant under the mirror H: :math:`p_1 \to -p_1` in model coordinates (``Manifold.coordinate_law``)."""
+    from scipy.spatial import cKDTree
+
     if not (isinstance(law, tuple) and len(law) == 2):
-        raise ValueError(f"law must be a tuple (t, w) of coordinates and weights, got {type(law).__name__}")
-    t = check_real(law[0], "law t").reshape(-1)
-    w = check_real(law[1], "law w").reshape(-1)
-    if t.shape != w.shape or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-12:
-        raise ValueError(f"law must have t and w of equal length with w >= 0 summing to 1, got {t.size}, {w.size}")
-    # The multiset of pairs (t, w) must equal that of (-t, w): compare both in sorted order.
-    order, mirror = np.lexsort((w, t)), np.lexsort((w, -t))
-    if not (np.allclose(t[order], -t[mirror], rtol=0, atol=1e-12) and np.allclose(w[order], w[mirror], rtol=0, atol=1e-15)):
-        raise ValueError("law must be symmetric under t -> -t (each node's mirror a node of the same weight)")
-    return _Law("discrete", t, w)
+        raise ValueError(f"law must be a tuple (nodes, weights) of a quadrature of rho, got {type(law).__name__}")
+    shape = np.shape(law[0])
+    if len(shape) != 2:
+        raise ValueError(f"law nodes must have shape (N, d = {manifold.d}): a law of t alone cannot show that each "
+                         f"node's mirror image is a node of the same weight, got shape {shape}")
+    X = manifold.check_on_manifold(law[0], "law nodes")
+    w = check_real(law[1], "law weights").reshape(-1)
+    if w.shape[0] != X.shape[0] or np.any(w < 0) or abs(w.sum() - 1.0) > 1e-12:
+        raise ValueError(f"law must have one weight per node, >= 0 and summing to 1, got {X.shape[0]} nodes and "
+                         f"{w.shape[0]} weights summing to {w.sum():.15g}")
+    p = manifold.model(X)
+    p[:, 0] = -p[:, 0]
+    mirror = manifold.embed(p)
+    tree = cKDTree(X)
+    radius = _MIRROR_TOL * manifold.scale
+    own, image = _mass_near(tree, w, X, radius), _mass_near(tree, w, mirror, radius)
+    bad = np.flatnonzero(np.abs(own - image) > 1e-12 * np.maximum(own, 1e-300) + 1e-15)
+    if bad.size:
+        i = int(bad[np.argmax(np.abs(own - image)[bad])])
+        t = manifold.coordinate(X[i:i + 1])[0]
+        raise ValueError(
+            f"law must be symmetric under the mirror (t -> -t): each node's mirror image a node of the same weight, "
+            f"got {bad.size} of {X.shape[0]} nodes whose mirror image carries another weight, e.g. node {i} "
+            f"(t = {t:.6g}) with weight {own[i]:.6g} and {image[i]:.6g} at its mirror image")
+    return _Law("discrete", manifold.coordinate(X), w)

@@ -28,3 +28,12 @@ __all__ += [
     "tightness_table", "tightness_markdown", "tightness_summary", "plot_tightness",
     "tightness_sweep", "read_tightness",
 ]
+from ._sharpness import (
+    SERIES as SHARPNESS_SERIES, SIGMAS as SHARPNESS_SIGMAS, SharpnessTarget, bump_energy, plot_sharpness, read_sharpness, sharpness_markdown, sharpness_run,
+    sharpness_summary, sharpness_sweep, sharpness_table, sharpness_target,
+)
+
+__all__ += [
+    "SHARPNESS_SERIES", "SHARPNESS_SIGMAS", "SharpnessTarget", "bump_energy", "sharpness_target", "sharpness_run", "sharpness_sweep", "read_sharpness",
+    "sharpness_table", "sharpness_markdown", "sharpness_summary", "plot_sharpness",
+]

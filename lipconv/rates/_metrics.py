@@ -57,7 +57,7 @@ import numpy as np
 from .._validation import check_int, check_points, check_positive, check_real, check_values
 from ..discrepancy import discrepancy_bound
 
-__all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound"]
+__all__ = ["error_metrics", "theorem_bounds", "EXTENSIONS", "extension_error_bound", "extension_l2"]
 
 EXTENSIONS = ("midpoint", "mcshane", "whitney")
 
@@ -160,27 +160,12 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
 
     from ..manifolds._base import stratified_error
 
-    n = X.shape[0]
-    N = max(4096, 4 * n)
-    rng = np.random.default_rng([int(seed), n, 12])
-    while True:
-        x, w, strata = M.stratified(N, rng)
-        ref = problem.u_ref(x)
-        yx = label.on(M, x)
-        ext = _extensions(X, vals[:, 0], L, p_x, x)
-        sq = {k: (v - ref) ** 2 for k, v in ext.items()}
-        if fn_bound is not None:
-            sq["function"] = (np.asarray(result.predict(x), dtype=float).reshape(-1) - ref) ** 2
-        l2 = {k: float(w @ s) for k, s in sq.items()}
-        se = {k: stratified_error(s, w, strata) for k, s in sq.items()}
-        worst = max(EXTENSIONS, key=l2.get)
-        rel = {k: se[k] / l2[k] if l2[k] > 0 else 0.0 for k in l2}
-        if max(rel[worst], rel.get("function", 0.0)) <= 0.5 * rtol_l2 or 2 * N > max_error_points:
-            break
-        N *= 2
-    for k in EXTENSIONS:
-        out[f"l2sq_{k}"] = l2[k]
-    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel[worst], l2sq_worst=worst, n_error=int(x.shape[0]))
+    x, w, strata, ref, ext, l2_out = extension_l2(
+        X, vals[:, 0], L, M, problem.u_ref, p_x=p_x, seed=seed, rtol_l2=rtol_l2, max_error_points=max_error_points,
+        function=None if fn_bound is None else result.predict)
+    out.update(l2_out)
+    yx = label.on(M, x)
+    l2, worst = {k: l2_out[f"l2sq_{k}"] for k in EXTENSIONS}, l2_out["l2sq_worst"]
     # J of each extension and Lemma 4.12, from the paired differences on the same sample:
     # J[u] - J[u^lam] = E[l(u, y) - l(u^lam, y)] + lam (L_n - Lip(u^lam)), whose estimate has the spread
     # of the difference, not of J itself (at m = 1, n = 1,024 the difference is 1e-4 of J).
@@ -215,19 +200,83 @@ def error_metrics(result, problem, *, X, y, seed: int, rtol_l2: float = 0.05, rt
     mid_lo, mid_hi, ev1 = M.lipschitz_sup(err_mid, Le, **{**budget, "max_evals": max(1000, max_sup_evals // 4)})
     out.update(linf_mid_lo=mid_lo, linf_mid_hi=mid_hi, linf_lo=env_lo, linf_hi=env_hi, sup_evals=int(ev1 + ev2))
     if fn_bound is not None:
-        out.update(_function_sup(result, problem, M, fn_bound, budget, l2["function"], se["function"]))
+        out.update(_function_sup(result, problem, M, fn_bound, budget))
         out["sup_evals"] += out.pop("function_evals")
     return out
 
 
-def _function_sup(result, problem, M, fn_bound, budget, l2, se) -> dict:
-    """The returned function's own L2 estimate (given) and certified sup bracket (module docstring)."""
+def _function_sup(result, problem, M, fn_bound, budget) -> dict:
+    """The returned function's certified sup bracket (module docstring)."""
     def err(z):
         return np.asarray(result.predict(z), dtype=float).reshape(z.shape[0], -1) - problem.u_ref(z).reshape(z.shape[0], -1)
 
     lo, hi, evals = M.lipschitz_sup(err, fn_bound, **budget)
-    return {"l2sq_function": l2, "l2sq_function_se": se, "linf_function_lo": lo, "linf_function_hi": hi,
-            "function_evals": int(evals)}
+    return {"linf_function_lo": lo, "linf_function_hi": hi, "function_evals": int(evals)}
+
+
+def extension_l2(X, values, L: float, manifold, target, *, p_x: float = 2.0, seed: int, rtol_l2: float = 0.05,
+                 max_error_points: int = 1 << 20, function=None):
+    r""":math:`\|\bar u_n - v\|^2_{L^2(\rho)}` of the midpoint and both envelope extensions of the
+    scalar sample values (L-Lipschitz in the norm ``p_x``) against a target v, on a stratified random
+    sample of rho (:meth:`lipconv.manifolds.Manifold.stratified`: an unbiased estimate, with its
+    standard error), doubled from ``max(4096, 4 n)`` points until the worst extension's relative
+    standard error (and the function's, when given) is at most ``rtol_l2`` / 2 or
+    ``max_error_points`` is reached.
+
+    Parameters
+    ----------
+    X : ndarray (n, d)
+        The samples.
+    values : ndarray (n,)
+        The minimizer's scalar values at the samples.
+    L : float
+        The Lipschitz constant of the extensions (the solve's).
+    manifold : lipconv.manifolds.Manifold
+    target : callable
+        v at ambient points (N, d) -> (N,): :math:`u^\lambda` or the regression function.
+    p_x : float
+        The norm of the extensions.
+    seed : int
+        Seed of the stratified sample (with n: the stream ``[seed, n, 12]``).
+    rtol_l2 : float
+        Target relative standard error (halved, for margin).
+    max_error_points : int
+        Largest stratified sample.
+    function : callable, optional
+        A function defined everywhere (a network's ``predict``), whose own error is estimated on
+        the same sample.
+
+    Returns
+    -------
+    tuple
+        (x, w, strata, v(x), the extensions at x by name, a dict with ``l2sq_<kind>``, ``l2sq``
+        (worst), ``l2sq_se``, ``l2sq_rel_se``, ``l2sq_worst``, ``n_error`` and, with ``function``,
+        ``l2sq_function`` and ``l2sq_function_se``).
+    """
+    from ..manifolds._base import stratified_error
+
+    n = X.shape[0]
+    N = max(4096, 4 * n)
+    rng = np.random.default_rng([int(seed), n, 12])
+    while True:
+        x, w, strata = manifold.stratified(N, rng)
+        ref = target(x)
+        ext = _extensions(X, values, L, p_x, x)
+        sq = {k: (v - ref) ** 2 for k, v in ext.items()}
+        if function is not None:
+            sq["function"] = (np.asarray(function(x), dtype=float).reshape(-1) - ref) ** 2
+        l2 = {k: float(w @ s) for k, s in sq.items()}
+        se = {k: stratified_error(s, w, strata) for k, s in sq.items()}
+        worst = max(EXTENSIONS, key=l2.get)
+        rel = {k: se[k] / l2[k] if l2[k] > 0 else 0.0 for k in l2}
+        if max(rel[worst], rel.get("function", 0.0)) <= 0.5 * rtol_l2 or 2 * N > max_error_points:
+            break
+        N *= 2
+    out = {f"l2sq_{k}": l2[k] for k in EXTENSIONS}
+    out.update(l2sq=l2[worst], l2sq_se=se[worst], l2sq_rel_se=rel[worst], l2sq_worst=worst, n_error=int(x.shape[0]))
+    if function is not None:
+        out.update(l2sq_function=l2["function"], l2sq_function_se=se["function"])
+    return x, w, strata, ref, ext, out
 
 
 def extension_error_bound(X, U, L: float, x, v, *, k_near: int = 32) -> np.ndarray:

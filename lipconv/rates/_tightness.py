@@ -31,9 +31,7 @@ Families (:data:`FAMILIES`):
 """
 from __future__ import annotations
 
-import csv
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import check_int
+from ._resumable import check_settings, read_complete_rows, row_appender
 
 __all__ = ["TightnessFamily", "FAMILIES", "LAM_INTRINSIC", "LIPSCHITZ_BOUND", "N_LIFTED", "TIGHTNESS_COLUMNS", "TABLE_COLUMNS",
            "tightness_scale", "tightness_problem", "tightness_run", "tightness_table", "tightness_markdown",
@@ -235,35 +234,6 @@ def _run_cost(m: int, n: int) -> float:
     return c * (n / 4096.0) ** a
 
 
-def _read_rows(path) -> list[dict]:
-    """The complete rows of the probe's CSV at ``path`` (strings); a record cut short by an interruption
-    (no line end, or missing fields) is dropped and the file rewritten without it, so that it is redone."""
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as fh:
-        text = fh.read()
-    if "\n" not in text:  # empty, or a header cut short: start again from the header
-        with open(path, "w", newline="") as fh:
-            fh.write(",".join(TIGHTNESS_COLUMNS) + "\n")
-        return []
-    records = list(csv.reader(text.splitlines(keepends=True)))
-    if tuple(records[0]) != TIGHTNESS_COLUMNS:
-        raise ValueError(f"output {path!r} is not a tightness CSV of this version (its columns differ); "
-                         "choose another output")
-    complete = text.endswith("\n")
-    body = records[1:]
-    rows = [dict(zip(TIGHTNESS_COLUMNS, r)) for i, r in enumerate(body)
-            if len(r) == len(TIGHTNESS_COLUMNS) and (complete or i < len(body) - 1)]
-    if len(rows) != len(body) or not complete:
-        tmp = path + ".tmp"
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=TIGHTNESS_COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    return rows
-
-
 def _key(family, m, n, seed) -> tuple:
     return (str(family), int(m), int(n), int(seed))
 
@@ -305,25 +275,14 @@ def tightness_sweep(output, *, families=tuple(FAMILIES), ms=(1, 2, 3), ns=(64, 1
         raise ValueError(f"rtol_l2 must be in (0, 1), got {rtol_l2}")
     if not (families and ms and ns and seeds):
         raise ValueError("families, ms, ns and seeds must each hold at least one value")
-    rows = _read_rows(output)
-    settings = dict(n_lifted=n_lifted, rtol_l2=rtol_l2, lipconv_version=__version__)
-    for name, value in settings.items():
-        stored = sorted({r[name] for r in rows})
-        if stored and stored != [str(value)]:
-            raise ValueError(f"{name}: the CSV at {output} was computed with {name} = {', '.join(stored)}, this run "
-                             f"asks for {value}; use another output (--out) or the same settings")
+    rows = read_complete_rows(output, TIGHTNESS_COLUMNS, "tightness")
+    check_settings(rows, dict(n_lifted=n_lifted, rtol_l2=rtol_l2, lipconv_version=__version__), output)
     done = {_key(r["family"], r["m"], r["n"], r["seed"]) for r in rows}
     runs = [(f, m, n, s) for f in families for m in ms for n in ns for s in seeds]
     pending = [r for r in runs if r not in done]
     pending.sort(key=lambda r: -_run_cost(r[1], r[2]))
     keys = list(dict.fromkeys(r[:3] for r in pending))
-    new_file = not os.path.exists(output)
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    with open(output, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=TIGHTNESS_COLUMNS, lineterminator="\n")
-        if new_file:
-            writer.writeheader()
-            fh.flush()
+    with row_appender(output, TIGHTNESS_COLUMNS) as write:
         if pending:
             # batch_size=1: an auto-batching backend holds a finished run back until its batch is done,
             # and an interruption would lose it.
@@ -338,8 +297,7 @@ def tightness_sweep(output, *, families=tuple(FAMILIES), ms=(1, 2, 3), ns=(64, 1
             tasks = (delayed(tightness_run)(f, m, n, s, problem=problems[(f, m, n)], n_lifted=n_lifted,
                                             rtol_l2=rtol_l2) for f, m, n, s in pending)
             for row in Parallel(n_jobs=n_jobs, batch_size=1, return_as="generator_unordered")(tasks):
-                writer.writerow(row)
-                fh.flush()
+                write(row)
                 bar.update(1)
             bar.close()
     df = read_tightness(output)
