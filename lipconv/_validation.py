@@ -25,6 +25,9 @@ __all__ = [
     "check_frame",
     "check_distinct",
     "check_output_directory",
+    "check_output_file",
+    "check_input_file",
+    "check_fraction",
 ]
 
 _NORM_ALIASES = {
@@ -185,15 +188,60 @@ def check_distinct(values, name: str) -> tuple:
     return values
 
 
+def _path(path, name: str) -> str:
+    """``path`` as a str, refusing what is not a path (a number, None) in words naming ``name``."""
+    import os
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__} {path!r:.60}")
+    path = os.fspath(path)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{name} must be a non-empty path, got {path!r:.60}")
+    return path
+
+
 def check_output_directory(path, name: str) -> str:
     """Return ``path``, refusing an existing path that is not a directory (an output directory is
     created on demand, so a file there would fail only after the work)."""
     import os
 
-    path = os.fspath(path)
+    path = _path(path, name)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"{name} must name a directory (created if missing), got the existing file {path!r}")
     return path
+
+
+def check_output_file(path, name: str, *, parent_exists: bool = False) -> str:
+    """Return ``path`` as a str, refusing what is not a path and an existing directory (a file is
+    written there, which would fail only after the work); with ``parent_exists``, also a path whose
+    folder does not exist (for writers that do not create it)."""
+    import os
+
+    path = _path(path, name)
+    if os.path.isdir(path):
+        raise ValueError(f"{name} must name a file, got the existing directory {path!r}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if parent_exists and not os.path.isdir(parent):
+        raise ValueError(f"{name} must name a file in an existing directory, got {path!r} ({parent!r} does not exist)")
+    return path
+
+
+def check_input_file(path, name: str) -> str:
+    """Return ``path`` as a str, requiring an existing regular file."""
+    import os
+
+    path = _path(path, name)
+    if not os.path.isfile(path):
+        raise ValueError(f"{name} must name an existing file, got {path!r}")
+    return path
+
+
+def check_fraction(value, name: str) -> float:
+    """Return ``value`` as a float in the open interval (0, 1) (a relative tolerance, a confidence level)."""
+    v = check_positive(value, name)
+    if v >= 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value}")
+    return v
 
 
 def check_callable(f, name: str, what: str = "a callable") -> None:

@@ -39,6 +39,7 @@ import os
 import sys
 import time
 
+from lipconv._validation import check_distinct, check_int, check_output_directory
 from lipconv.rates import (
     SHARPNESS_SERIES, SHARPNESS_SIGMAS, plot_sharpness, read_sharpness, sharpness_markdown, sharpness_summary, sharpness_sweep,
     sharpness_table,
@@ -134,12 +135,26 @@ def plan(args) -> tuple:
     return name, grid, seeds, sigmas, out
 
 
+def check_args(args, *, seeds: int, out: str) -> None:
+    """Refuse, before any work, the flags whose fault would show only after the sweep (--boot is read by the
+    table, --out when the CSV is written) or would run a configuration twice (--m, --n, --sigma); the library
+    checks the values (--m, --n, --sigma, --lam, --l2-rtol, --stop-after) as the sweep starts."""
+    check_int(seeds, "--seeds", minimum=1)
+    check_int(args.boot, "--boot", minimum=1)
+    check_int(args.jobs, "--jobs", minimum=1)
+    for flag, values in (("--m", args.m), ("--n", args.n), ("--sigma", args.sigma)):
+        check_distinct(values or (), flag)
+    check_output_directory(out, "--out")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     name, grid, seeds, sigmas, out = plan(args)
     path = os.path.join(out, "sharpness.csv")
-    if seeds < 1:
-        print(f"error: --seeds must be >= 1, got {seeds}", file=sys.stderr)
+    try:
+        check_args(args, seeds=seeds, out=out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.replot:
         if not os.path.exists(path):

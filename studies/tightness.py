@@ -29,6 +29,7 @@ import os
 import sys
 import time
 
+from lipconv._validation import check_distinct, check_int, check_output_directory
 from lipconv.rates import (
     TIGHTNESS_FAMILIES as FAMILIES, plot_tightness, read_tightness, tightness_markdown, tightness_summary, tightness_sweep, tightness_table,
 )
@@ -97,6 +98,18 @@ def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     return text
 
 
+def check_args(args, *, ns: tuple, seeds: int, out: str) -> None:
+    """Refuse, before any work, the flags whose fault would show only after the sweep (--boot is read by the
+    table, --out when the CSV is written) or would run a configuration twice (--n, --m); the library checks
+    the others (--families, --n-lifted, --l2-rtol, --jobs) as it starts the sweep."""
+    check_int(seeds, "--seeds", minimum=1)
+    check_int(args.boot, "--boot", minimum=1)
+    check_int(args.jobs, "--jobs", minimum=1)
+    check_distinct(ns, "--n")
+    check_distinct(args.m, "--m")
+    check_output_directory(out, "--out")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     base = QUICK if args.quick else DEFAULT
@@ -105,8 +118,10 @@ def main(argv=None) -> int:
     n_lifted = args.n_lifted if args.n_lifted is not None else base["n_lifted"]
     out = args.out or ("tightness_output_quick" if args.quick else "tightness_output")
     path = os.path.join(out, "tightness.csv")
-    if seeds < 1:
-        print(f"error: --seeds must be >= 1, got {seeds}", file=sys.stderr)
+    try:
+        check_args(args, ns=ns, seeds=seeds, out=out)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.replot:
         if not os.path.exists(path):

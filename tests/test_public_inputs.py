@@ -40,16 +40,6 @@ SUBPACKAGES = ("solvers", "extension", "losses", "norms", "manifolds", "continuu
                "neural", "nn", "datasets", "plotting")
 TORCH_SUBPACKAGES = ("neural", "nn")
 
-# Callables and study flags whose checks live in modules other helpers own (lipconv/neural,
-# lipconv/rates/_report.py, _sweep.py, _tightness.py, studies/tightness.py); the change each needs
-# is in issue 27's closing note. Remove an entry once its check is merged.
-_TIGHT = ("lipconv/rates/_tightness.py: tables through check_frame, n/m/seed through check_int, rtol_l2 in (0, 1), "
-          "n_boot/level as fit_slope, output a path to a file (not a directory), ns/ms distinct (check_distinct)")
-OTHERS_PENDING: dict[str, str] = {
-    **{f"rates.{name}": _TIGHT for name in ("tightness_scale", "tightness_run", "tightness_table", "tightness_markdown",
-                                            "tightness_summary", "plot_tightness", "tightness_sweep", "read_tightness")},
-}
-
 # Public classes that are records (frozen dataclasses returned by the functions, or exception and
 # warning types): they hold results and take no user input to check.
 RECORDS = {
@@ -60,7 +50,7 @@ RECORDS = {
     "manifolds": ("Label", "Manifold"),
     "continuum": ("ContinuumReference", "ReflectionReference", "ContinuumSolution", "LiftedReference"),
     "discrepancy": ("W1Result",),
-    "rates": ("SlopeFit", "Problem", "LabelModel", "TightnessFamily"),
+    "rates": ("SlopeFit", "Problem", "LabelModel", "TightnessFamily", "SharpnessTarget"),
     "neural": ("NeuralResult", "LipschitzBracket"),
     "nn": ("PenaltyResult", "JacobianNormResult", "RegularizedLossResult", "AdversarialDistances",
            "LipschitzEstimate", "ExtremeValueFit", "GradientNormDetector", "CleverResult", "LipschitzBracket",
@@ -391,11 +381,13 @@ def _continuum():
 
 def _discrepancy():
     from lipconv import discrepancy as di
-    from lipconv.manifolds import Sphere
+    from lipconv.manifolds import Circle, FlatCube, Sphere
 
     M = Sphere(3)
     x = M.sample(8, 0)
     N_BAD = [("zero", 0), ("negative", -5), ("NaN", float("nan")), ("str", "8")]
+    # The ball-mass constant is derived for flat cubes and spheres only.
+    NOT_CUBE_OR_SPHERE = [("str", "cube"), ("int", 3), ("a circle", Circle(2))]
     return {
         "wasserstein1": Entry(
             di.wasserstein1, dict(samples=x, manifold=M),
@@ -408,6 +400,11 @@ def _discrepancy():
         "sharp_rate": Entry(di.sharp_rate, dict(n=100, m=2), dict(n=N_BAD, m=INT())),
         "theory_exponent": Entry(di.theory_exponent, dict(m=2), dict(m=INT())),
         "sharp_exponent": Entry(di.sharp_exponent, dict(m=2), dict(m=INT())),
+        "ball_mass_constant": Entry(di.ball_mass_constant, dict(manifold=FlatCube(2, 2)),
+                                    dict(manifold=NOT_CUBE_OR_SPHERE)),
+        "quantization_floor": Entry(di.quantization_floor, dict(n=[16, 64], manifold=M),
+                                    dict(n=N_BAD + [("empty", []), ("complex", 16 + 1j), ("inf", float("inf"))],
+                                         manifold=NOT_CUBE_OR_SPHERE)),
     }
 
 
@@ -428,6 +425,24 @@ def _sweep_tables():
     tdf = pd.DataFrame([tightness_run("fixed", 1, n, s, n_lifted=64) for n in (16, 32) for s in (0, 1)])
     tdf.to_csv(os.path.join(out, "tightness.csv"), index=False)
     return out, config, df, fits, tdf, tightness_table(tdf, n_boot=50)
+
+
+@functools.lru_cache(maxsize=None)
+def _sharpness_tables():
+    """Rows of a tiny sharpness study (two series and W1, m = 1, n = 16, 32, two seeds) in a CSV, and their
+    table: valid inputs of the study's readers, tables and figure."""
+    import tempfile
+
+    import pandas as pd
+
+    from lipconv.rates import sharpness_run, sharpness_table
+
+    out = tempfile.mkdtemp(prefix="lipconv-walk-")
+    rows = [sharpness_run(e, f, 0.0 if e == "w1" else 0.3, 1, n, s)
+            for e, f in (("penalized", "ramp"), ("constrained", "bumps"), ("w1", "samples")) for n in (16, 32) for s in (0, 1)]
+    df = pd.DataFrame(rows)
+    df.to_csv(os.path.join(out, "sharpness.csv"), index=False)
+    return out, df, sharpness_table(df, n_boot=50)
 
 
 # A path given as an int would be a file descriptor to open() (3 is pytest's own): paths are tried
@@ -538,20 +553,82 @@ def _rates():
                                dict(family=CHOICE, m=INT(), n=INT(2), seed=INT(0), n_lifted=INT(4),
                                     rtol_l2=POSITIVE + [("above 1", 1.5)])),
         "tightness_table": Entry(rates.tightness_table, dict(df=tdf, n_boot=50),
-                                 dict(df=FRAME, n_boot=INT(), level=[("zero", 0.0), ("one", 1.0)], seed=SEED)),
+                                 dict(df=FRAME + [("without ref_effect", tdf.drop(columns=["ref_effect"]))], n_boot=INT(),
+                                      level=[("zero", 0.0), ("one", 1.0), ("NaN", float("nan"))],
+                                      seed=SEED + [("negative", -1)])),
         "tightness_markdown": Entry(rates.tightness_markdown, dict(table=table), dict(table=FRAME)),
         "tightness_summary": Entry(rates.tightness_summary, dict(table=table), dict(table=FRAME)),
         "plot_tightness": Entry(rates.plot_tightness, dict(table=table, path=str(Path(out) / "t.png")),
-                                dict(table=FRAME, path=[("number", 3.5)])),
+                                dict(table=FRAME + [("no rows", table.iloc[:0])],
+                                     path=[("number", 3.5), ("a directory", out), ("folder missing", str(Path(out) / "no" / "t.png"))])),
         "tightness_sweep": Entry(rates.tightness_sweep, dict(output=path, **grid),
                                  dict(output=[("number", 3.5), ("a directory", out)],
-                                      families=[("unknown", ("bogus",))], ms=[("zero", (0,))],
-                                      ns=[("one", (1,)), ("repeated", (16, 16))], seeds=[("negative", (-1,))],
+                                      families=[("unknown", ("bogus",)), ("repeated", ("fixed", "fixed"))],
+                                      ms=[("zero", (0,)), ("repeated", (1, 1))],
+                                      ns=[("one", (1,)), ("repeated", (16, 16))], seeds=[("negative", (-1,)), ("repeated", (0, 0))],
                                       n_lifted=INT(4), rtol_l2=POSITIVE + [("above 1", 1.5)], n_jobs=INT()),
                                  names=dict(families=r"\bfamil(y|ies)\b", ms=r"\bms?\b", ns=r"\bns?\b", seeds=r"\bseeds?\b"),
                                  run_valid=False),
         "read_tightness": Entry(rates.read_tightness, dict(path=str(Path(out) / "tightness.csv")),
-                                dict(path=[("not a tightness CSV", _garbage_file()), ("number", 3.5)])),
+                                dict(path=[("not a tightness CSV", _garbage_file()), ("number", 3.5),
+                                           ("a sweep CSV", config.output), ("missing", str(Path(out) / "missing.csv")),
+                                           ("a directory", out)])),
+        **_sharpness_entries(),
+    }
+
+
+def _sharpness_entries():
+    import pandas as pd
+
+    from lipconv import rates
+    from lipconv.manifolds import Sphere
+
+    out, df, table = _sharpness_tables()
+    cube = rates.make_manifold("cube", 2)
+    sweep_out = str(Path(out) / "sweep.csv")
+    TABLE = [("str", "x"), ("empty", pd.DataFrame()), ("missing columns", table.drop(columns=["slope"]))]
+    ROWS = [("str", "x"), ("empty", pd.DataFrame()), ("missing columns", pd.DataFrame({"a": [1.0]})),
+            ("W1 rows without their brackets", df.drop(columns=["w1_hi"])),
+            ("estimator rows without l2sq", df.drop(columns=["l2sq"]))]
+    # rtol_l2 is a relative standard error: in (0, 1)
+    RTOL = POSITIVE + [("above 1", 1.5)]
+    return {
+        "sharpness_target": Entry(
+            rates.sharpness_target, dict(family="bumps", manifold=cube, n=64, seed=0),
+            dict(family=CHOICE, manifold=[("str", "cube"), ("int", 3), ("a sphere", Sphere(3))], n=INT(2), seed=INT(0)),
+        ),
+        "bump_energy": Entry(rates.bump_energy, dict(m=2, n=64, points=1000), dict(m=INT(), n=INT(2), points=INT())),
+        "sharpness_run": Entry(
+            rates.sharpness_run, dict(estimator="constrained", family="ramp", sigma=0.3, m=1, n=16, seed=0),
+            dict(estimator=CHOICE, family=CHOICE + [("not of the estimator", "samples")], sigma=NONNEGATIVE + [("complex", 1j)],
+                 m=INT(), n=INT(2), seed=INT(0), lam=POSITIVE, rtol_l2=RTOL),
+        ),
+        "sharpness_sweep": Entry(
+            rates.sharpness_sweep,
+            dict(output=sweep_out, series=("w1",), sigmas=(0.3,), grid={1: (16,)}, seeds=(0,), n_jobs=1, progress=False),
+            dict(output=[("number", 3.5), ("a directory", out)],
+                 series=[("unknown", ("bogus",)), ("empty", ()), ("repeated", ("w1", "w1")), ("str", "w1")],
+                 sigmas=[("negative", (-1.0,)), ("NaN", (float("nan"),)), ("str", ("a",)), ("repeated", (0.3, 0.3)),
+                         ("empty", ()), ("a number", 0.3)],
+                 grid=[("m zero", {0: (16,)}), ("n one", {1: (1,)}), ("repeated n", {1: (16, 16)}), ("fraction n", {1: (16.5,)}),
+                       ("no n", {1: ()}), ("empty", {}), ("not a mapping", "x")],
+                 seeds=[("negative", (-1,)), ("repeated", (0, 0)), ("str", ("a",)), ("empty", ())],
+                 lam=POSITIVE, rtol_l2=RTOL, n_jobs=INT(), stop_after=POSITIVE),
+            names=dict(sigmas=r"\bsigmas?\b", grid=r"\bgrid\b|\bm\b|\bn\b", seeds=r"\bseeds?\b"),
+            run_valid=False,
+        ),
+        "read_sharpness": Entry(rates.read_sharpness, dict(path=str(Path(out) / "sharpness.csv")),
+                                dict(path=[("not a sharpness CSV", _garbage_file()), ("number", 3.5), ("None", None),
+                                           ("a tightness CSV", _sweep_tables()[0] + "/tightness.csv"),
+                                           ("missing", str(Path(out) / "missing.csv")), ("a directory", out)])),
+        "sharpness_table": Entry(rates.sharpness_table, dict(df=df, n_boot=50),
+                                 dict(df=ROWS, n_boot=INT(), level=[("zero", 0.0), ("one", 1.0), ("NaN", float("nan"))],
+                                      seed=SEED + [("negative", -1)])),
+        "sharpness_markdown": Entry(rates.sharpness_markdown, dict(table=table), dict(table=TABLE)),
+        "sharpness_summary": Entry(rates.sharpness_summary, dict(table=table), dict(table=TABLE)),
+        "plot_sharpness": Entry(rates.plot_sharpness, dict(table=table, path=str(Path(out) / "s.png")),
+                                dict(table=TABLE + [("no rows", table.iloc[:0])],
+                                     path=[("number", 3.5), ("a directory", out), ("folder missing", str(Path(out) / "no" / "s.png"))])),
     }
 
 
@@ -835,15 +912,8 @@ def _extra_entries():
     return [(sp, k) for sp in SUBPACKAGES if sp == "manifolds" for k in catalogue(sp) if "." in k and "#" not in k]
 
 
-def _marks(key: str):
-    if key in OTHERS_PENDING:
-        return [pytest.mark.xfail(strict=False, reason=OTHERS_PENDING[key])]
-    return []
-
-
 def _params():
-    return [pytest.param(sp, name, id=f"{sp}.{name}", marks=_marks(f"{sp}.{name}"))
-            for sp, name in public_callables() + _extra_entries()]
+    return [pytest.param(sp, name, id=f"{sp}.{name}") for sp, name in public_callables() + _extra_entries()]
 
 
 def test_every_public_callable_has_a_catalogue_entry():
@@ -884,6 +954,9 @@ _RATES_BASE = ["--problems", "cube:m=1", "--n", "16", "32", "--seeds", "2", "--j
                "--no-progress", "--no-plots"]
 _TIGHT_BASE = ["--families", "fixed", "--m", "1", "--n", "16", "32", "--seeds", "2", "--jobs", "1", "--no-progress",
                "--no-plots"]
+_SHARP_BASE = ["--series", "constrained/ramp", "w1", "--sigma", "0.3", "--m", "1", "--n", "16", "32", "--seeds", "2",
+               "--jobs", "1", "--no-progress", "--no-plots"]
+BASES = {"rates": _RATES_BASE, "tightness": _TIGHT_BASE, "sharpness": _SHARP_BASE}
 # (flags replacing the base's, regex the error line must match: the flag or the parameter it sets)
 CLI_CASES = {
     "rates": [
@@ -902,11 +975,18 @@ CLI_CASES = {
         (["--n", "64", "64", "128"], r"--n\b|\bns?\b"), (["--m", "1", "1"], r"--m\b|\bms?\b"), (["--m", "0"], r"\bm\b"),
         (["--n", "1"], r"\bn\b"), (["--n-lifted", "2"], "n.lifted"), (["--l2-rtol", "0"], "l2.rtol|rtol.l2"),
         (["--l2-rtol", "2"], "l2.rtol|rtol.l2"), (["--families", "bogus"], "families"), (["--out", "{file}"], "out"),
+        (["--jobs", "-1"], "jobs"), (["--seeds", "-1"], "seeds"), (["--n-lifted", "x"], "n.lifted"),
+    ],
+    "sharpness": [
+        (["--seeds", "0"], "seeds"), (["--seeds", "x"], "seeds"), (["--jobs", "0"], "jobs"), (["--boot", "0"], "boot"),
+        (["--boot", "-1"], "boot"), (["--m", "0"], r"\bm\b"), (["--m", "1", "1"], r"--m\b"), (["--n", "1"], r"\bn\b"),
+        (["--n", "64", "64", "128"], r"--n\b"), (["--n", "16.5"], r"--n\b"), (["--sigma", "-1"], "sigma"),
+        (["--sigma", "nan"], "sigma"), (["--sigma", "0.3", "0.3"], "sigma"), (["--lam", "0"], "lam"),
+        (["--lam", "inf"], "lam"), (["--l2-rtol", "0"], "l2.rtol|rtol.l2"), (["--l2-rtol", "2"], "l2.rtol|rtol.l2"),
+        (["--stop-after", "0"], "stop.after"), (["--stop-after", "-5"], "stop.after"), (["--series", "bogus"], "series"),
+        (["--quick", "--long"], "long|quick"), (["--out", "{file}"], "out"),
     ],
 }
-# Flags of studies/tightness.py that reach its sweep today (studies/tightness.py is not this module's
-# to change; issue 27's closing note gives the three-line fix). Remove once merged.
-TIGHTNESS_PENDING = {"--boot 0", "--boot -1", "--n 64 64 128", "--m 1 1", "--out {file}"}
 
 
 def _replace(base, flags):
@@ -920,14 +1000,16 @@ def _replace(base, flags):
 
 
 def _cli_params():
-    out = []
-    for study, cases in CLI_CASES.items():
-        for flags, pattern in cases:
-            key = " ".join(flags)
-            marks = ([pytest.mark.xfail(strict=False, reason="studies/tightness.py argument checks: lead")]
-                     if study == "tightness" and key in TIGHTNESS_PENDING else [])
-            out.append(pytest.param(study, flags, pattern, id=f"{study} {key}", marks=marks))
-    return out
+    return [pytest.param(study, flags, pattern, id=f"{study} {' '.join(flags)}")
+            for study, cases in CLI_CASES.items() for flags, pattern in cases]
+
+
+def test_every_study_has_bad_flags():
+    """Each command line under studies/ is walked: a new study cannot land without its bad flags."""
+    studies = sorted(p.stem for p in (REPO / "studies").glob("*.py") if not p.stem.startswith("_"))
+    assert sorted(CLI_CASES) == studies, f"studies without CLI_CASES in tests/test_public_inputs.py: " \
+        f"{sorted(set(studies) - set(CLI_CASES))}"
+    assert sorted(BASES) == studies
 
 
 @pytest.fixture(scope="module")
@@ -946,8 +1028,7 @@ def test_study_refuses_a_bad_flag(study, flags, pattern, studies, tmp_path, monk
     file = tmp_path / "a_file.txt"
     file.write_text("")
     flags = [f.replace("{file}", str(file)) for f in flags]
-    base = _RATES_BASE if study == "rates" else _TIGHT_BASE
-    argv = _replace(base + ["--out", str(tmp_path / "out")], flags)
+    argv = _replace(BASES[study] + ["--out", str(tmp_path / "out")], flags)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_int, check_positive, check_real
+from .._validation import check_int, check_manifold, check_positive, check_real
 
 __all__ = ["discrepancy_bound", "sharp_rate", "theory_exponent", "sharp_exponent", "ball_mass_constant", "quantization_floor"]
 
@@ -118,6 +118,7 @@ def ball_mass_constant(manifold) -> float:
     from ..manifolds import FlatCube, Sphere
     from ..manifolds._base import LINEAR_TILT
 
+    check_manifold(manifold)
     rho_max = 1.0 if manifold.density_name == "uniform" else 1.0 + LINEAR_TILT
     s = float(manifold.scale)
     if isinstance(manifold, FlatCube):
@@ -155,9 +156,10 @@ def quantization_floor(n, manifold):
     float or ndarray
         Same shape as ``n``.
     """
-    arr = np.asarray(n, dtype=float)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 1):
-        raise ValueError(f"n must be >= 1, got {n!r}")
+    arr = check_real(n, "n")
+    if arr.size == 0 or np.any(arr < 1):
+        raise ValueError(f"n must be >= 1, got {n!r} (a number of points)")
+    K = ball_mass_constant(manifold)
     m = manifold.m
-    value = m / (m + 1.0) * (arr * ball_mass_constant(manifold)) ** (-1.0 / m)
+    value = m / (m + 1.0) * (arr * K) ** (-1.0 / m)
     return _out(value, n)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_frame, check_int, check_positive, check_real, check_rng
+from .._validation import check_fraction, check_frame, check_int, check_real, check_rng
 from ..discrepancy import discrepancy_bound, sharp_exponent, sharp_rate
 
 __all__ = ["SlopeFit", "fit_slope", "fit_rate", "QUANTITIES", "GROUP_COLUMNS", "BOUND_OF", "theorem_exponents"]
@@ -94,13 +94,6 @@ def _ls_slopes(logn: np.ndarray, logy: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return slope, logy.mean(axis=-1) - slope * logn.mean()
 
 
-def _check_level(level) -> float:
-    level = check_positive(level, "level")
-    if level >= 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    return level
-
-
 def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> SlopeFit:
     r"""Fit :math:`\bar e(n) \approx e^{a} n^{b}` by least squares on log-log means over seeds.
 
@@ -143,7 +136,7 @@ def fit_slope(n, errors, *, n_boot: int = 2000, level: float = 0.95, seed=0) -> 
     if not np.all(np.isfinite(e)):
         raise ValueError(f"errors must be finite, got {int(np.sum(~np.isfinite(e)))} NaN or inf entries")
     n_boot = check_int(n_boot, "n_boot", minimum=1)
-    level = _check_level(level)
+    level = check_fraction(level, "level")
     rng = check_rng(seed)
     order = np.lexsort((e, n))
     n, e = n[order], e[order]
@@ -264,7 +257,7 @@ def fit_rate(df, *, quantities=None, n_boot: int = 2000, level: float = 0.95, se
     seed = check_int(seed, "seed", minimum=0)
     # Checked here: a fit catches the ValueErrors of fit_slope (too few rows) and reports nan.
     n_boot = check_int(n_boot, "n_boot", minimum=1)
-    level = _check_level(level)
+    level = check_fraction(level, "level")
     if "status" in df.columns:
         df = df[df["status"] == "ok"]
     if quantities is None:

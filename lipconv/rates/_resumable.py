@@ -7,7 +7,9 @@ import csv
 import os
 from contextlib import contextmanager
 
-__all__ = ["read_complete_rows", "check_settings", "row_appender"]
+from .._validation import check_input_file
+
+__all__ = ["read_complete_rows", "check_settings", "row_appender", "read_frame"]
 
 
 def read_complete_rows(path, columns: tuple, what: str) -> list[dict]:
@@ -70,3 +72,21 @@ def row_appender(path, columns: tuple):
             fh.flush()
 
         yield write
+
+
+def read_frame(path, columns: tuple, what: str):
+    """The CSV at ``path`` as a pandas.DataFrame, after checking that it exists and that its header is
+    ``columns``: a ``ValueError`` naming ``path`` otherwise (``what`` names the expected kind), rather
+    than a table of garbage or pandas' own words. NaN is read from "nan", "NaN" and empty fields only."""
+    import pandas as pd
+
+    path = check_input_file(path, "path")
+    with open(path, newline="", errors="replace") as fh:
+        try:
+            header = next(csv.reader(fh), [])
+        except csv.Error:  # not a CSV at all
+            header = []
+    if tuple(header) != tuple(columns):
+        raise ValueError(f"path {path!r} is not a {what} CSV of this version (its header is not the {what} "
+                         f"columns {columns[:3]}...)")
+    return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""])

@@ -51,8 +51,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .._validation import check_int, check_positive
-from ._resumable import check_settings, read_complete_rows, row_appender
+from .._validation import (
+    check_distinct, check_fraction, check_frame, check_int, check_output_file, check_positive,
+)
+from ._resumable import check_settings, read_complete_rows, read_frame, row_appender
 
 __all__ = [
     "ESTIMATORS", "FAMILIES", "SERIES", "SIGMAS", "SHARPNESS_COLUMNS", "SHARPNESS_TABLE_COLUMNS", "SharpnessTarget",
@@ -128,8 +130,8 @@ def sharpness_target(family: str, manifold, n: int, seed: int) -> SharpnessTarge
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
     if not isinstance(manifold, FlatCube):
-        raise ValueError(f"manifold must be a FlatCube, got {manifold!r}")
-    n = check_int(n, "n", minimum=2)
+        raise ValueError(f"manifold must be a FlatCube, got {type(manifold).__name__} {manifold!r:.60}")
+    n, seed = check_int(n, "n", minimum=2), check_int(seed, "seed", minimum=0)
     s, m = float(manifold.scale), manifold.m
     if family == "ramp":
         label = ramp_label(RAMP_DELTA)
@@ -154,7 +156,8 @@ def bump_energy(m: int, n: int, *, points: int = 200_000) -> float:
     function, the same for every sign pattern (:math:`s_k^2 = 1`). A Monte Carlo estimate on ``points``
     uniform points of the stream ``[m, n, 8]`` (relative standard error about 0.5 %)."""
     manifold = _cube(m)
-    x = manifold.sample(check_int(points, "points", minimum=1), np.random.default_rng([m, n, 8]))
+    n, points = check_int(n, "n", minimum=2), check_int(points, "points", minimum=1)
+    x = manifold.sample(points, np.random.default_rng([manifold.m, n, 8]))
     return float(np.mean(sharpness_target("bumps", manifold, n, 0).fn(x) ** 2))
 
 
@@ -183,10 +186,8 @@ def sharpness_run(estimator: str, family: str, sigma: float, m: int, n: int, see
 
     _check_series(estimator, family)
     m, n, seed = check_int(m, "m", minimum=1), check_int(n, "n", minimum=2), check_int(seed, "seed", minimum=0)
-    sigma = float(sigma)
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
-    lam = check_positive(lam, "lam")
+    sigma = check_positive(sigma, "sigma", allow_zero=True)
+    lam, rtol_l2 = check_positive(lam, "lam"), check_fraction(rtol_l2, "rtol_l2")
     row = dict(estimator=estimator, family=family, sigma=sigma, m=m, n=n, seed=seed, lam=lam, rtol_l2=rtol_l2,
                lipconv_version=__version__, error="")
     try:
@@ -246,10 +247,9 @@ def _plan(series, sigmas, grid, seeds) -> list[tuple]:
 
 
 def read_sharpness(path):
-    """The study's CSV as a pandas.DataFrame (one row per run), for tables and figures without recomputing."""
-    import pandas as pd
-
-    return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""])
+    """The study's CSV as a pandas.DataFrame (one row per run), for tables and figures without recomputing;
+    a ``ValueError`` naming ``path`` unless it is a file with the study's header (:data:`SHARPNESS_COLUMNS`)."""
+    return read_frame(path, SHARPNESS_COLUMNS, "sharpness")
 
 
 def sharpness_sweep(output, *, series=tuple(SERIES), sigmas=SIGMAS, grid=None, seeds=(0, 1, 2), lam: float = LAM,
@@ -272,20 +272,25 @@ def sharpness_sweep(output, *, series=tuple(SERIES), sigmas=SIGMAS, grid=None, s
 
     from .. import __version__
 
+    output = check_output_file(output, "output")
+    series = _sequence(series, "series")
     bad = [s for s in series if s not in SERIES]
     if bad or not series:
         raise ValueError(f"series must be among {tuple(SERIES)} (at least one), got {list(series)}")
-    sigmas = tuple(float(check_positive(s, "sigma", allow_zero=True)) for s in sigmas)
+    series = check_distinct(series, "series")
+    sigmas = check_distinct((check_positive(s, "sigma", allow_zero=True) for s in _sequence(sigmas, "sigmas")), "sigmas")
     grid = {1: (64, 128, 256, 512), 2: (64, 128, 256, 512), 3: (64, 128, 256, 512)} if grid is None else grid
-    grid = {check_int(m, "m", minimum=1): tuple(check_int(n, "n", minimum=2) for n in ns) for m, ns in grid.items()}
-    seeds = tuple(check_int(s, "seed", minimum=0) for s in seeds)
+    if not isinstance(grid, dict):
+        raise ValueError(f"grid must be a dict of m -> sample sizes, got {type(grid).__name__} {grid!r:.60}")
+    grid = {check_int(m, "m", minimum=1): check_distinct((check_int(n, "n", minimum=2) for n in _sequence(ns, "grid")),
+                                                         f"grid[{m}]")
+            for m, ns in grid.items()}
+    seeds = check_distinct((check_int(s, "seed", minimum=0) for s in _sequence(seeds, "seeds")), "seeds")
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
-    lam = check_positive(lam, "lam")
+    lam, rtol_l2 = check_positive(lam, "lam"), check_fraction(rtol_l2, "rtol_l2")
     if stop_after is not None:
         stop_after = check_positive(stop_after, "stop_after")
     start = time.perf_counter()
-    if not (0.0 < rtol_l2 < 1.0):
-        raise ValueError(f"rtol_l2 must be in (0, 1), got {rtol_l2}")
     if not (sigmas and grid and all(grid.values()) and seeds):
         raise ValueError("sigmas, grid (each m with at least one n) and seeds must each hold at least one value")
     rows = read_complete_rows(output, SHARPNESS_COLUMNS, "sharpness")
@@ -312,6 +317,13 @@ def sharpness_sweep(output, *, series=tuple(SERIES), sigmas=SIGMAS, grid=None, s
     position = np.array([order.get(_key(*k), -1) for k in keys], dtype=int)
     mine = position >= 0
     return df[mine].iloc[np.argsort(position[mine], kind="stable")].reset_index(drop=True)
+
+
+def _sequence(values, name: str) -> tuple:
+    """``values`` as a tuple, refusing a str or a scalar where a sequence of values is meant."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of values, got {type(values).__name__} {values!r:.60}")
+    return tuple(values)
 
 
 def _hypotheses(estimator: str, sigma: float) -> str:
@@ -345,12 +357,15 @@ def sharpness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
     from ..discrepancy import sharp_exponent
     from ._fit import fit_slope
 
-    if len(df) == 0:
-        raise ValueError("df must have at least one row, got an empty table")
-    missing = [c for c in ("estimator", "family", "sigma", "m", "n", "status") if c not in df.columns]
-    if missing:
-        raise ValueError(f"df must have the study's columns, missing {missing}")
+    check_frame(df, "df", columns=("estimator", "family", "sigma", "m", "n", "status"))
     ok = df[df["status"] == "ok"]
+    # the columns each kind of row is read through (a table of W1 rows only has no l2sq, and conversely)
+    needed = (("w1", "w1_lo", "w1_hi", "w1_floor") if (ok["estimator"] == "w1").any() else ()) + (
+        ("l2sq", "l2sq_samples", "lipschitz", "lipschitz_ref") if (ok["estimator"] != "w1").any() else ())
+    check_frame(df, "df", columns=needed)
+    # checked here, not only in fit_slope: its ValueError marks a fit that is impossible (nan slope)
+    n_boot, level = check_int(n_boot, "n_boot", minimum=1), check_fraction(level, "level")
+    seed = check_int(seed, "seed", minimum=0)
     order = {v: i for i, v in enumerate(SERIES.values())}
     out = []
     groups = sorted(ok.groupby(["estimator", "family", "sigma", "m"]),
@@ -400,6 +415,7 @@ def _series_name(r) -> str:
 
 def sharpness_markdown(table) -> str:
     """The table as markdown: one line per fit, with the three exponents beside each slope."""
+    check_frame(table, "table", columns=SHARPNESS_TABLE_COLUMNS, min_rows=0)
     lines = ["| series | m | quantity | slope | 95 % CI | width | -1/(m+2) | -2/(m+2) | -1/m | local slopes | n | seeds "
              "| at the largest n: L_n / L* (penalized), error / error of 0 (bumps) | hypotheses |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -438,6 +454,7 @@ def sharpness_summary(table) -> str:
     """What the study finds, in sentences computed from ``table`` only: each states a measured slope
     with its interval and where the interval lies against the exponents; a sentence whose claim the
     table contradicts is not printed (STYLE.md items 14-16)."""
+    check_frame(table, "table", columns=SHARPNESS_TABLE_COLUMNS, min_rows=0)
     fits = table[np.isfinite(table["slope"])]
     lines = ["## Where Theorem 4.8's exponent -1/(m+2) is reached", ""]
     pen = fits[(fits["estimator"] == "penalized") & (fits["quantity"] == "l2sq")]
@@ -524,8 +541,12 @@ def _ls_verdict(r) -> str:
 
 def plot_sharpness(table, path) -> None:
     """Measured exponent (95 % interval) against m for each series and quantity, beside -1/(m+2),
-    -2/(m+2) and -1/m: L2(rho)^2 and W1 on the left, the error at the samples on the right."""
+    -2/(m+2) and -1/m: L2(rho)^2 and W1 on the left, the error at the samples on the right; written to
+    the file ``path`` (its folder must exist; the format from its extension, as matplotlib's savefig)."""
     import matplotlib
+
+    check_frame(table, "table", columns=SHARPNESS_TABLE_COLUMNS)
+    path = check_output_file(path, "path", parent_exists=True)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

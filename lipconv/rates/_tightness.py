@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validation import check_int
-from ._resumable import check_settings, read_complete_rows, row_appender
+from .._validation import check_distinct, check_fraction, check_frame, check_int, check_output_file
+from ._resumable import check_settings, read_complete_rows, read_frame, row_appender
 
 __all__ = ["TightnessFamily", "FAMILIES", "LAM_INTRINSIC", "LIPSCHITZ_BOUND", "N_LIFTED", "TIGHTNESS_COLUMNS", "TABLE_COLUMNS",
            "tightness_scale", "tightness_problem", "tightness_run", "tightness_table", "tightness_markdown",
@@ -67,7 +67,8 @@ TABLE_COLUMNS = (
 
 
 def tightness_scale(n, m: int) -> float:
-    r""":math:`h_n = n^{-1/(m+2)}`, the scale of Theorem 4.8's rate in dimension m."""
+    r""":math:`h_n = n^{-1/(m+2)}`, the scale of Theorem 4.8's rate in dimension m (n >= 2, m >= 1)."""
+    n, m = check_int(n, "n", minimum=2), check_int(m, "m", minimum=1)
     return float(n) ** (-1.0 / (m + 2))
 
 
@@ -195,6 +196,9 @@ def tightness_run(family: str, m: int, n: int, seed: int, *, problem=None, n_lif
     from ._methods import convex_runner
     from ._metrics import error_metrics
 
+    m, n, seed = check_int(m, "m", minimum=1), check_int(n, "n", minimum=2), check_int(seed, "seed", minimum=0)
+    n_lifted = check_int(n_lifted, "n_lifted", minimum=4)
+    rtol_l2 = check_fraction(rtol_l2, "rtol_l2")
     if problem is None:
         problem = tightness_problem(family, m, n, n_lifted=n_lifted)
     label, lam_i, h = _family(family)(n, m)
@@ -239,10 +243,9 @@ def _key(family, m, n, seed) -> tuple:
 
 
 def read_tightness(path):
-    """The probe's CSV as a pandas.DataFrame (one row per run), for tables and figures without recomputing."""
-    import pandas as pd
-
-    return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""])
+    """The probe's CSV as a pandas.DataFrame (one row per run), for tables and figures without recomputing;
+    a ``ValueError`` naming ``path`` unless it is a file with the probe's header (:data:`TIGHTNESS_COLUMNS`)."""
+    return read_frame(path, TIGHTNESS_COLUMNS, "tightness")
 
 
 def tightness_sweep(output, *, families=tuple(FAMILIES), ms=(1, 2, 3), ns=(64, 128, 256, 512, 1024, 2048, 4096),
@@ -265,14 +268,14 @@ def tightness_sweep(output, *, families=tuple(FAMILIES), ms=(1, 2, 3), ns=(64, 1
 
     from .. import __version__
 
-    families = tuple(_family(f).name for f in families)
-    ms = tuple(check_int(m, "m", minimum=1) for m in ms)
-    ns = tuple(check_int(n, "n", minimum=2) for n in ns)
-    seeds = tuple(check_int(s, "seed", minimum=0) for s in seeds)
+    output = check_output_file(output, "output")
+    families = check_distinct((_family(f).name for f in families), "families")
+    ms = check_distinct((check_int(m, "m", minimum=1) for m in ms), "ms")
+    ns = check_distinct((check_int(n, "n", minimum=2) for n in ns), "ns")
+    seeds = check_distinct((check_int(s, "seed", minimum=0) for s in seeds), "seeds")
     n_lifted = check_int(n_lifted, "n_lifted", minimum=4)
     n_jobs = check_int(n_jobs, "n_jobs", minimum=1)
-    if not (0.0 < rtol_l2 < 1.0):
-        raise ValueError(f"rtol_l2 must be in (0, 1), got {rtol_l2}")
+    rtol_l2 = check_fraction(rtol_l2, "rtol_l2")
     if not (families and ms and ns and seeds):
         raise ValueError("families, ms, ns and seeds must each hold at least one value")
     rows = read_complete_rows(output, TIGHTNESS_COLUMNS, "tightness")
@@ -337,11 +340,10 @@ def tightness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
 
     from ._fit import fit_slope
 
-    if len(df) == 0:
-        raise ValueError("df must have at least one row, got an empty table")
-    missing = [c for c in ("family", "m", "n", "l2sq", "status") if c not in df.columns]
-    if missing:
-        raise ValueError(f"df must have the probe's columns, missing {missing}")
+    check_frame(df, "df", columns=("family", "m", "n", "l2sq", "status", "ref_effect", "ref_err_l2"))
+    # checked here, not only in fit_slope: its ValueError marks a fit that is impossible (nan slope)
+    n_boot, level = check_int(n_boot, "n_boot", minimum=1), check_fraction(level, "level")
+    seed = check_int(seed, "seed", minimum=0)
     ok = df[df["status"] == "ok"]
     order = {name: i for i, name in enumerate(FAMILIES)}
     out = []
@@ -370,6 +372,7 @@ def tightness_table(df, *, n_boot: int = 2000, level: float = 0.95, seed: int = 
 
 def tightness_markdown(table) -> str:
     """The table as markdown: one line per (family, m), the slowest fixed-lam family of each m starred."""
+    check_frame(table, "table", columns=TABLE_COLUMNS, min_rows=0)
     lines = ["| family | m | slope | 95 % CI | -1/(m+2) | slope / (-1/(m+2)) | slope + 1/(m+2) | local slopes "
              "| n | seeds | max ref effect | slope within ref error |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -384,6 +387,7 @@ def tightness_markdown(table) -> str:
 def tightness_summary(table) -> str:
     """What the probe finds, in words: the slowest fixed-lam family per m against -1/(m+2), and
     whether any family comes within a factor 1.5 of the bound's exponent (its interval reaching it)."""
+    check_frame(table, "table", columns=TABLE_COLUMNS, min_rows=0)
     lines = []
     reached = []
     for m, g in table.groupby("m"):
@@ -416,8 +420,12 @@ def tightness_summary(table) -> str:
 
 
 def plot_tightness(table, path) -> None:
-    """Measured exponent (with its 95 % interval) against m for each family, beside -1/(m+2)."""
+    """Measured exponent (with its 95 % interval) against m for each family, beside -1/(m+2); written
+    to the file ``path`` (its folder must exist; the format from its extension, as matplotlib's savefig)."""
     import matplotlib
+
+    check_frame(table, "table", columns=TABLE_COLUMNS)
+    path = check_output_file(path, "path", parent_exists=True)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
