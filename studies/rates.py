@@ -56,21 +56,24 @@ QUICK_PROBLEMS = ("cube:m=1", "cube:m=2", "sphere", "curved_torus:d=4", "curved_
 GRID_FACTOR = 4  # n = 32, 128, 512, ...: 2.4 decades up to 8,192 in 5 points
 N_MIN = 32
 # Seconds of wall time the default grid is planned for (2 cores): the exact minimizer's grid up to
-# n = 8,192 in every problem (480 s predicted) and the network panel (158 s predicted).
-DEFAULT_BUDGET = 660.0
+# n = 8,192 in every problem (221 s predicted) and the network panel (109 s predicted); a budget
+# large enough to raise the cheapest problem to n = 32,768 would change the default grid, so the
+# default stays below that.
+DEFAULT_BUDGET = 360.0
 QUICK_BUDGET = 60.0
 DEFAULT_SEEDS, QUICK_SEEDS = 10, 5
 # Wall seconds of one run (sample, W1 bracket, solve, metrics) at n = 8,192, measured in the default
 # study itself (2 workers on 2 cores, so each run shares the machine with the other worker), and the
-# exponent a of cost ~ n^a between n = 2,048 and 8,192: the means over 10 seeds of the quiet run
-# quoted in the README (wall 464 s, load 2.0 from its own workers). `--calibrate` re-measures one
-# run per problem on another machine; a problem absent here is planned with the most expensive entry.
+# exponent a of cost ~ n^a between n = 2,048 and 8,192: the means over 10 seeds of the default study
+# on a fresh clone with the forest engine (wall 323 s, load 2.3 from its own workers). `--calibrate`
+# re-measures one run per problem on another machine; a problem absent here is planned with the most
+# expensive entry.
 COST_8192 = {
-    "cube m=1 d=1": (1.6, 1.25), "circle d=2": (27.6, 1.72), "sphere d=3": (4.7, 1.01), "cube m=2 d=2": (7.9, 1.25),
-    "curved_torus d=4": (3.4, 0.95), "curved_torus d=6": (4.0, 0.9), "curved_torus d=8": (4.5, 0.96),
-    "cube m=3 d=3": (6.5, 1.05), "cube m=4 d=4": (11.8, 1.25),
+    "cube m=1 d=1": (0.9, 1.36), "circle d=2": (12.3, 1.92), "sphere d=3": (2.1, 1.07), "cube m=2 d=2": (3.3, 1.39),
+    "curved_torus d=4": (1.5, 1.04), "curved_torus d=6": (1.8, 1.05), "curved_torus d=8": (2.5, 1.1),
+    "cube m=3 d=3": (3.1, 1.0), "cube m=4 d=4": (6.3, 1.23),
 }
-OVERHEAD = 1.1  # measured wall / sum of run costs over 2 workers: 464 / 437 = 1.06 (start, imbalance)
+OVERHEAD = 1.1  # measured wall / sum of run costs over 2 workers: 464 / 437 = 1.06 and 318 / 313 = 1.02 (start, imbalance)
 # The cross-entropy study (--loss cross_entropy): vector labels have references on the flat cube only
 # (lipconv.continuum.lifted_reference), and its runs cost more (a Newton sequence of QPs per solve);
 # its own cost table, the dearer of its two default labels: `--calibrate --loss cross_entropy --label
@@ -87,15 +90,15 @@ DEFAULT_LABELS = {"cross_entropy": ("onehot:3", "soft:3")}
 # The network panel: lipconv.neural's network beside the exact minimizer on one flat and one curved
 # problem, n over 1.8 decades (32 to 2,048; the default grid's first four values), 5 seeds; --quick
 # runs 2 n and 2 seeds. A run solves the exact program, trains one network, brackets its Lipschitz
-# constant and measures its errors. NEURAL_COST_8192, as COST_8192: CPU seconds of one run (one
-# process, seeds 0 and 1, load 6-7 from other jobs) were 4.0 / 3.5 / 2.8 / 6.9 s at n = 32 / 128 /
-# 512 / 2,048 on the cube and 9.4 / 9.7 / 5.5 / 8.6 s on the sphere (the wider network below
-# n = 256 costs as much as the larger n); fitted as c (n / 8192)^a, they sum to 21 and 36 s per
-# seed against 17 and 33 measured.
+# constant and measures its errors. NEURAL_COST_8192, as COST_8192: wall seconds of one run in the
+# same default study (means over 5 seeds: 2.5 / 3.0 / 2.2 / 4.5 s at n = 32 / 128 / 512 / 2,048 on the
+# cube and 7.9 / 7.6 / 4.3 / 8.9 s on the sphere; the wider network below n = 256 costs as much as the
+# larger n), fitted as c (n / 8192)^a by least squares in log-log (the sphere's exponent, -0.02, raised to
+# 0.01: the cost model takes a > 0): 11.8 and 27.8 s per seed against 12.1 and 28.7 measured.
 NEURAL_PANEL = ("cube:m=2", "sphere")
 NEURAL_NS, NEURAL_SEEDS = (32, 128, 512, 2048), 5
 QUICK_NEURAL_NS, QUICK_NEURAL_SEEDS = (32, 128), 2
-NEURAL_COST_8192 = {"cube m=2 d=2": (8.3, 0.13), "sphere d=3": (9.0, 0.01)}
+NEURAL_COST_8192 = {"cube m=2 d=2": (4.2, 0.11), "sphere d=3": (7.2, 0.01)}
 TORCH_HINT = "pip install torch==2.13.0 (the CPU build; the README's main-job command installs it)"
 
 
