@@ -25,7 +25,7 @@ Writes to the output directory:
 
 Usage::
 
-    python studies/sharpness.py              # default: m = 1..5, n = 256..4,096, 4 seeds (249 s of CPU)
+    python studies/sharpness.py              # default: m = 1..5, n = 256..4,096, 4 seeds (56 s wall, 104 s of CPU here)
     python studies/sharpness.py --quick      # smoke run
     python studies/sharpness.py --long --jobs 1   # n to 32,768 (m = 3) and 16,384 (m = 4, 5), 8 seeds: hours
     python studies/sharpness.py --long --stop-after 10800   # stop starting runs after 3 h (resume later)
