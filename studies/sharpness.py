@@ -41,9 +41,16 @@ import time
 
 from lipconv._validation import check_distinct, check_int, check_output_directory
 from lipconv.rates import (
-    SHARPNESS_SERIES, SHARPNESS_SIGMAS, plot_sharpness, read_sharpness, sharpness_markdown, sharpness_summary, sharpness_sweep,
+    SHARPNESS_SERIES,
+    SHARPNESS_SIGMAS,
+    plot_sharpness,
+    read_sharpness,
+    sharpness_markdown,
+    sharpness_summary,
+    sharpness_sweep,
     sharpness_table,
 )
+from lipconv.rates._resumable import write_report
 
 # The long mode leaves out sigma = 0.1: over the n it reaches, least squares at a fixed L stays close to
 # interpolating that noise at m >= 4 (default study: error at the samples slopes -0.05 to -0.15), and its
@@ -86,12 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     """Write table.csv, table.md, sharpness.png and summary.md for the runs ``df``; return the summary."""
     table = sharpness_table(df, n_boot=boot)
-    table.to_csv(os.path.join(out, "table.csv"), index=False)
     md = sharpness_markdown(table)
-    with open(os.path.join(out, "table.md"), "w") as fh:
-        fh.write(md + "\n")
-    if plots:
-        plot_sharpness(table, os.path.join(out, "sharpness.png"))
     ok = df["status"] == "ok"
     solved = ok & (df["estimator"] != "w1")
     failed = int((~ok).sum())
@@ -113,12 +115,8 @@ def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     if failed:
         lines.append("Failed runs: " + "; ".join(f"{r.estimator}/{r.family} sigma={r.sigma:g} m={r.m} n={r.n} "
                                                  f"seed={r.seed}: {r.error}" for r in df[~ok].itertuples()))
-    if footer:
-        lines += ["", footer]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(out, "summary.md"), "w") as fh:
-        fh.write(text)
-    return text
+    return write_report(out, table, md, lines, plot=plot_sharpness if plots else None, figure="sharpness.png",
+                        footer=footer)
 
 
 def plan(args) -> tuple:

@@ -31,8 +31,17 @@ import time
 
 from lipconv._validation import check_distinct, check_int, check_output_directory
 from lipconv.rates import (
-    TIGHTNESS_FAMILIES as FAMILIES, plot_tightness, read_tightness, tightness_markdown, tightness_summary, tightness_sweep, tightness_table,
+    TIGHTNESS_FAMILIES as FAMILIES,
 )
+from lipconv.rates import (
+    plot_tightness,
+    read_tightness,
+    tightness_markdown,
+    tightness_summary,
+    tightness_sweep,
+    tightness_table,
+)
+from lipconv.rates._resumable import write_report
 
 DEFAULT = dict(ns=(64, 128, 256, 512, 1024, 2048, 4096), seeds=5, n_lifted=16384)
 # A lifted reference on 16,384 cells takes about 1.5 s and is certified to an L2 error of 1.5e-5
@@ -66,12 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     """Write table.md, tightness.png and summary.md for the runs ``df``; return the summary."""
     table = tightness_table(df, n_boot=boot)
-    table.to_csv(os.path.join(out, "table.csv"), index=False)
     md = tightness_markdown(table)
-    with open(os.path.join(out, "table.md"), "w") as fh:
-        fh.write(md + "\n")
-    if plots:
-        plot_tightness(table, os.path.join(out, "tightness.png"))
     ok = df["status"] == "ok"
     failed = int((~ok).sum())
     lines = [
@@ -90,12 +94,8 @@ def report(df, out: str, *, boot: int, plots: bool, footer: str = "") -> str:
     if failed:
         lines.append("Failed runs: " + "; ".join(f"{r.family} m={r.m} n={r.n} seed={r.seed}: {r.error}"
                                                  for r in df[~ok].itertuples()))
-    if footer:
-        lines += ["", footer]
-    text = "\n".join(lines) + "\n"
-    with open(os.path.join(out, "summary.md"), "w") as fh:
-        fh.write(text)
-    return text
+    return write_report(out, table, md, lines, plot=plot_tightness if plots else None, figure="tightness.png",
+                        footer=footer)
 
 
 def check_args(args, *, ns: tuple, seeds: int, out: str) -> None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from .._validation import check_input_file
 
-__all__ = ["read_complete_rows", "check_settings", "row_appender", "read_frame"]
+__all__ = ["check_settings", "read_complete_rows", "read_frame", "row_appender", "write_report"]
 
 
 def read_complete_rows(path, columns: tuple, what: str) -> list[dict]:
@@ -90,3 +90,20 @@ def read_frame(path, columns: tuple, what: str):
         raise ValueError(f"path {path!r} is not a {what} CSV of this version (its header is not the {what} "
                          f"columns {columns[:3]}...)")
     return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN", ""])
+
+
+def write_report(out, table, markdown: str, lines: list, *, plot=None, figure: str = "", footer: str = "") -> str:
+    """Write a probe study's report into the directory ``out``: ``table.csv`` and ``table.md`` (the
+    table and its markdown), the figure ``figure`` drawn by ``plot(table, path)`` when ``plot`` is given,
+    and ``summary.md``: ``lines`` and then ``footer`` (when not empty). Returns the summary's text."""
+    table.to_csv(os.path.join(out, "table.csv"), index=False)
+    with open(os.path.join(out, "table.md"), "w") as fh:
+        fh.write(markdown + "\n")
+    if plot is not None:
+        plot(table, os.path.join(out, figure))
+    if footer:
+        lines = [*lines, "", footer]
+    text = "\n".join(lines) + "\n"
+    with open(os.path.join(out, "summary.md"), "w") as fh:
+        fh.write(text)
+    return text
