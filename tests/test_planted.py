@@ -126,11 +126,14 @@ def test_certificate_of_a_bad_point_is_its_planted_excess_and_of_a_good_point_ze
     assert res.max_excess == 0.0 and len(res.i) == 0
 
 
+@pytest.mark.parametrize("engine", ["forest", "ipm"])
 @pytest.mark.parametrize("p_x", NORMS)
-def test_cutting_plane_finds_the_far_pairs_that_its_start_graph_lacks(p_x):
+def test_cutting_plane_finds_the_far_pairs_that_its_start_graph_lacks(p_x, engine):
     """Two tight clusters with labels 0 and 1: the k-nearest-neighbour start graph has no cross
     pair, so the first relaxation interpolates each cluster with L ~ 0; only the oracle's far
-    pairs can bind L. The cutting plane must end at the all-pairs optimum, certified."""
+    pairs can bind L. The cutting plane must end at the all-pairs optimum, certified, with either
+    engine (the interior-point rounds take the cuts as oriented; the forest orients each row by
+    the current values itself)."""
     rng = np.random.default_rng(3)
     A = 0.2 + 0.01 * rng.random((40, 2))
     B = 0.8 + 0.01 * rng.random((40, 2))
@@ -140,8 +143,8 @@ def test_cutting_plane_finds_the_far_pairs_that_its_start_graph_lacks(p_x):
     with warnings.catch_warnings():
         warnings.simplefilter("error", CertificateWarning)
         cp = lipschitz_regression(X, y, lam=0.05, p_x=p_x, method="cutting-plane",
-                                  method_options={"coarsen": 0})
-    assert cp.certified and ref.certified and ref.lipschitz > 0.5
+                                  method_options={"coarsen": 0, "engine": engine})
+    assert cp.certified and ref.certified and ref.lipschitz > 0.5 and cp.info["engine"] == engine
     assert cp.info["rounds"] >= 2  # the start graph alone was not enough
     np.testing.assert_allclose(cp.objective, ref.objective, rtol=1e-6)
     np.testing.assert_allclose(cp.lipschitz, ref.lipschitz, rtol=1e-5)

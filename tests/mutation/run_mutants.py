@@ -54,6 +54,7 @@ class Mutant:
     new: str
     tests: str  # pytest arguments (files and -k), relative to the repository root
     note: str = ""  # for a survivor: why it is equivalent
+    timeout: float = TIMEOUT_S  # seconds; a mutant that makes a solver cycle is killed by this
 
 
 P = "tests/test_planted.py"
@@ -325,7 +326,7 @@ MUTANTS = [
            "    Le = L + problem.lipschitz_ref\n", "    Le = L\n",
            f"tests/test_rates.py {P} -k \"sup_bracket_contains or lipschitz_constant_of_the_error\""),
     Mutant("metrics-worst-is-midpoint", "lipconv/rates/_metrics.py",
-           "        worst = max(l2, key=l2.get)\n        rel = ", '        worst = "midpoint"\n        rel = ',
+           "        worst = max(EXTENSIONS, key=l2.get)\n        rel = ", '        worst = "midpoint"\n        rel = ',
            "tests/test_rates.py -k envelope_errors_bracket"),
     # ---------------------------------------------------------------- issue 27: numbers of the newer code
     # W1 bracket: which spread the upper margin takes, the replicates' size, the lower side's standard
@@ -334,8 +335,8 @@ MUTANTS = [
            "hi = plan_cost + se_multiple * spread", "hi = plan_cost + se_multiple * se",
            f"{W} -k w1_bracket"),
     Mutant("w1-replicates-half-size", "lipconv/discrepancy/_wasserstein.py",
-           "rho_points(manifold, N, rng)[0])[0]) - at_samples",
-           "rho_points(manifold, min(N, max(4096, N // 2)), rng)[0])[0]) - at_samples",
+           "rho_points(manifold, size, rng)[0])[0]) - at_samples",
+           "rho_points(manifold, min(size, max(4096, size // 2)), rng)[0])[0]) - at_samples",
            f"{W} tests/test_bad_input.py -k w1_bracket"),
     Mutant("w1-lower-se-undivided", "lipconv/discrepancy/_wasserstein.py",
            "se = spread / float(np.sqrt(replicates))", "se = spread",
@@ -414,6 +415,37 @@ MUTANTS = [
     Mutant("amle-csr-linf-is-l1", "lipconv/extension/_amle_numba.py",
            "            else:\n                s = max(s, t)\n        length[e]", "            else:\n                s += t\n        length[e]",
            f"{W} -k point_cloud_graph"),
+    # ---------------------------------------------------------------- issue 26: the forest engine
+    # A wrong potential or ratio test makes the dual steps cycle: those two are killed by a 120 s timeout
+    # (their selection takes about 12 s unmutated).
+    Mutant("forest-newton-lam-undivided", "lipconv/solvers/_forest_numba.py",
+           "return (num - 0.5 * lam) / den, stamp", "return (num - lam) / den, stamp",
+           "tests/test_cutting_plane.py -k \"forest_engine_reaches or forest_is_the_default\""),
+    Mutant("forest-partial-step-wrong-direction", "lipconv/solvers/_forest_numba.py",
+           "u[order[q]] -= 0.5 * best / W1", "u[order[q]] += 0.5 * best / W1",
+           "tests/test_cutting_plane.py -k \"forest_engine_reaches or forest_is_the_default\""),
+    Mutant("forest-merged-potential-sign", "lipconv/solvers/_forest_numba.py",
+           "psi[v] -= dij", "psi[v] += dij",
+           "tests/test_cutting_plane.py -k \"forest_engine_reaches or forest_is_the_default\"", timeout=120.0),
+    Mutant("forest-ratio-test-wrong-end", "lipconv/solvers/_forest_numba.py",
+           "upper_child = ea[pedge[v]] == v", "upper_child = eb[pedge[v]] == v",
+           "tests/test_cutting_plane.py -k \"forest_engine_reaches or forest_is_the_default\"", timeout=120.0),
+    # ---------------------------------------------------------------- issue 25: the sharpness study
+    Mutant("floor-constant-inverted", "lipconv/discrepancy/_bounds.py",
+           "value = m / (m + 1.0) * (arr * K) ** (-1.0 / m)", "value = (m + 1.0) / m * (arr * K) ** (-1.0 / m)",
+           "tests/test_sharpness.py -k floor"),
+    Mutant("bumps-at-the-entropy-scale", "lipconv/rates/_sharpness.py",
+           "h = BUMP_CELL * float(n) ** (-1.0 / (m + 2))", "h = BUMP_CELL * float(n) ** (-1.0 / m)",
+           "tests/test_sharpness.py -k bump_target"),
+    # ---------------------------------------------------------------- issue 24: the network's own errors
+    Mutant("network-sup-without-the-reference-constant", "lipconv/rates/_metrics.py",
+           "return float(upper) + problem.lipschitz_ref", "return float(upper)",
+           "tests/test_network_panel.py -k network_rows_hold",
+           note="not equivalent (the bracket's certificate needs Lip(u_theta) + Lip(u^lam)), but not seen: the "
+                "branch and bound refines the cells near the attained maximum whatever the constant, and the "
+                "ramp's u^lam has its extremes on plateaus whose edges are on the first grid; planted networks "
+                "(tents of slope 0.5 and 40 on the cube) left the mutant's upper end above an 801^2 grid's "
+                "maximum. A target whose extremes lie between grid points (a curved manifold) would be needed."),
     # ---- nn mutants below
     # ---------------------------------------------------------------- lipconv.nn (issues 27 and 28)
     Mutant("nn-clever-weibull-location-sign", "lipconv/nn/_clever.py",
@@ -491,13 +523,13 @@ def _copy_tree(dest: Path) -> None:
     shutil.copy2(REPO / "pyproject.toml", dest / "pyproject.toml")
 
 
-def _run(copy: Path, tests: str, numba_cache: Path) -> tuple[bool, float, str]:
+def _run(copy: Path, tests: str, numba_cache: Path, timeout: float = TIMEOUT_S) -> tuple[bool, float, str]:
     """Run the selected tests in the copy; (passed, seconds, last lines of output)."""
     env = dict(os.environ, PYTHONPATH=str(copy), NUMBA_CACHE_DIR=str(numba_cache), PYTHONDONTWRITEBYTECODE="1")
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *shlex.split(tests)]
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+        proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, time.perf_counter() - t0, "timeout"
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or [""]
@@ -563,7 +595,7 @@ def main(argv=None) -> int:
             if m.path.endswith(NUMBA_MODULES):
                 cache = Path(tmp) / f"numba-cache-{k}"
             try:
-                passed, secs, tail = _run(copy, m.tests, cache)
+                passed, secs, tail = _run(copy, m.tests, cache, m.timeout)
             finally:
                 target.write_text(original)
                 os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
