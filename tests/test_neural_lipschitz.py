@@ -11,20 +11,15 @@ torch = pytest.importorskip("torch")
 
 from lipconv.neural import box_lipschitz_bounds, lipschitz_bracket  # noqa: E402
 from lipconv.neural._lipschitz import _gradient_norm_at  # noqa: E402
+from lipconv.neural._regression import _mlp as _build_mlp  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _mlp(d, k, widths=(16, 16), seed=0, head=None):
+    """The package's own ReLU network (lipconv.neural), seeded, in float64, frozen."""
     torch.manual_seed(seed)
-    layers, w = [], d
-    for h in widths:
-        layers += [torch.nn.Linear(w, h), torch.nn.ReLU()]
-        w = h
-    layers.append(torch.nn.Linear(w, k))
-    if head is not None:
-        layers.append(head)
-    model = torch.nn.Sequential(*layers).double()
+    model = _build_mlp(d, k, widths, head).double()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
